@@ -1,0 +1,1 @@
+"""Tripline's shared library: the plumbing every service stands on."""

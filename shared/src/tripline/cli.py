@@ -1,0 +1,82 @@
+"""The operator commands every service ships: ``migrate`` and the dead-letter tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import nats
+
+from tripline.messaging.dead_letters import (
+    DeadLetter,
+    discard_dead_letter,
+    get_dead_letter,
+    list_dead_letters,
+    replay_dead_letter,
+)
+from tripline.migrations import upgrade_to_head
+from tripline.settings import MessagingSettings, ServiceSettings, SettingsError
+
+
+def run_service_cli(
+    service: str,
+    migrations_dir: Path,
+    load_settings: Callable[[], ServiceSettings],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Parse the command line and run one operator command; returns the exit status."""
+    args = _parser(service).parse_args(argv)
+    try:
+        if args.command == "migrate":
+            upgrade_to_head(migrations_dir, load_settings().database_url.get_secret_value())
+            print(f"{service}: database at the newest migration")
+            return 0
+        return asyncio.run(_dead_letters(args))
+    except SettingsError as error:
+        print(f"{service}: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser(service: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m {service}.entrypoints.cli")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="upgrade the database to the newest migration")
+    letters = commands.add_parser("dead-letters", help="inspect, replay or discard dead-lettered messages")
+    actions = letters.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="print the oldest entries as JSON lines")
+    listing.add_argument("--limit", type=int, default=100)
+    for action in ("replay", "discard"):
+        chosen = actions.add_parser(action, help=f"{action} one entry by its DLQ sequence")
+        chosen.add_argument("sequence", type=int)
+    return parser
+
+
+async def _dead_letters(args: argparse.Namespace) -> int:
+    client = await nats.connect(MessagingSettings().nats_url)
+    js = client.jetstream()
+    try:
+        if args.action == "list":
+            for letter in await list_dead_letters(js, args.limit):
+                print(json.dumps(_describe(letter)))
+        elif args.action == "replay":
+            found = await get_dead_letter(js, args.sequence)
+            if found is None:
+                print(f"no dead letter with sequence {args.sequence}", file=sys.stderr)
+                return 1
+            await replay_dead_letter(js, found)
+        else:
+            await discard_dead_letter(js, args.sequence)
+        return 0
+    finally:
+        await client.drain()
+
+
+def _describe(letter: DeadLetter) -> dict[str, object]:
+    described = dataclasses.asdict(letter)
+    described["data"] = letter.data.decode(errors="replace")
+    return described

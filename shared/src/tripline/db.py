@@ -1,0 +1,108 @@
+"""SQLAlchemy 2 + psycopg 3 engines, sessions and the unit-of-work base every service builds on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Engine, MetaData, create_engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tripline.timestamps import utcnow
+
+# Constraint names are deterministic so Alembic migrations can refer to them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    """A MetaData with the project's constraint naming convention."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str, *, application_name: str, pool_size: int = 5) -> Engine:
+    """A sync engine for web requests and worker handlers (run in threads)."""
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        # Every statement sees UTC and a bounded lock wait, so a stuck row never hangs a request forever.
+        connect_args={
+            "application_name": application_name,
+            "options": "-c timezone=UTC -c lock_timeout=10s",
+        },
+    )
+
+
+def make_async_engine(url: str, *, application_name: str, pool_size: int = 2) -> AsyncEngine:
+    """An async engine (psycopg 3 async) for the worker's own asyncio loops, such as the outbox relay."""
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={
+            "application_name": application_name,
+            "options": "-c timezone=UTC -c lock_timeout=10s",
+        },
+    )
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (handlers return them to views)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+class UnitOfWork:
+    """One transaction: rolls back unless ``commit()`` was called inside the ``with`` block.
+
+    Services subclass it to expose their repositories on top of ``self.session``.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime] = utcnow):
+        self._session_factory = session_factory
+        self.clock = clock
+        self.session: Session
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        self.session.begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        """Commit everything done in this unit of work, outbox rows included."""
+        self.session.commit()
+
+    def rollback(self) -> None:
+        """Discard whatever was not committed."""
+        self.session.rollback()
+
+
+def database_is_reachable(engine: Engine) -> bool:
+    """True when a trivial query succeeds (used by ``/readyz``)."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - readiness reports any failure as "not ready"
+        return False
+    return True

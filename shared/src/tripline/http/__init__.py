@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every service's web process: problems, validation, idempotency, OpenAPI."""

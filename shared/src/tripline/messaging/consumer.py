@@ -1,0 +1,138 @@
+"""The consumer loop: fetch, handle once through the inbox, ack after commit, retry or dead-letter."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from tripline.lifecycle import pause
+from tripline.messaging.contracts import Contract, UnknownContract
+from tripline.messaging.dead_letters import dead_letter
+from tripline.messaging.envelope import TRACEPARENT_HEADER, Envelope
+from tripline.messaging.inbox import Handler, InboxRunner, Outcome
+from tripline.messaging.streams import ConsumerSpec, ensure_consumer
+from tripline.settings import MessagingSettings
+from tripline.tracing import bind_trace, child_traceparent, new_traceparent, parse_traceparent, unbind_trace
+
+log = structlog.get_logger(__name__)
+
+HANDLED = Counter("tripline_messages_handled_total", "Deliveries handled", ["consumer", "outcome"])
+
+FETCH_BATCH = 20
+FETCH_TIMEOUT_SECONDS = 1.0
+MAX_NAK_DELAY_SECONDS = 60.0
+
+
+class InvalidMessage(Exception):
+    """A delivery no retry can fix: unparseable, unknown type or version, or no handler for it."""
+
+
+class MessageConsumer:
+    """One durable pull consumer and the handlers for the message types it receives."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        spec: ConsumerSpec,
+        runner: InboxRunner[Any],
+        handlers: Mapping[type[Contract], Handler[Any]],
+        settings: MessagingSettings,
+    ):
+        self._js = js
+        self._spec = spec
+        self._runner = runner
+        self._handlers = dict(handlers)
+        self._settings = settings
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; a lost connection or a missing stream is waited out, forever."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                await ensure_consumer(self._js, self._spec, self._settings)
+                subscription = await self._js.pull_subscribe_bind(durable=self._spec.durable, stream=self._spec.stream)
+                failures = 0
+                await self._consume(subscription, stop)
+            except Exception:
+                failures += 1
+                log.exception("consumer_failed", consumer=self._spec.durable, consecutive_failures=failures)
+                await pause(stop, min(0.2 * 2**failures, 10.0))
+
+    async def _consume(self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await subscription.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_SECONDS)
+                except nats.errors.TimeoutError:
+                    continue
+                for msg in messages:
+                    await self.process(msg)
+        finally:
+            await subscription.unsubscribe()
+
+    async def process(self, msg: Msg) -> None:
+        """Handle one delivery and settle it: ack, nak with a delay, or dead-letter and terminate."""
+        deliveries = msg.metadata.num_delivered
+        try:
+            envelope, payload, handler = self._decode(msg)
+            outcome = await self._handle_in_trace(msg, envelope, payload, handler)
+        except InvalidMessage as invalid:
+            await self._give_up(msg, reason=str(invalid), kind="invalid")
+        except Exception as error:
+            if deliveries >= self._settings.nats_max_deliver:
+                await self._give_up(msg, reason=f"{type(error).__name__}: {error}", kind="exhausted")
+            else:
+                log.warning("message_retry", consumer=self._spec.durable, deliveries=deliveries, exc_info=True)
+                HANDLED.labels(consumer=self._spec.durable, outcome="retried").inc()
+                await msg.nak(delay=retry_delay(deliveries))
+        else:
+            HANDLED.labels(consumer=self._spec.durable, outcome=outcome.value).inc()
+            await msg.ack()
+            if outcome is Outcome.DUPLICATE:
+                log.info("message_duplicate", consumer=self._spec.durable, message_id=str(envelope.id))
+
+    async def _handle_in_trace(self, msg: Msg, envelope: Envelope, payload: Contract, handler: Handler[Any]) -> Outcome:
+        """Handle in a child span of the publisher's trace; messages this handler writes carry it on."""
+        parent = parse_traceparent((msg.headers or {}).get(TRACEPARENT_HEADER))
+        trace = child_traceparent(parent) if parent else new_traceparent()
+        token = bind_trace(trace)
+        context = {"message_id": str(envelope.id), "message_type": envelope.type, "traceparent": str(trace)}
+        if envelope.correlation_id:
+            context["correlation_id"] = envelope.correlation_id
+        try:
+            with structlog.contextvars.bound_contextvars(trace_id=trace.trace_id, **context):
+                # to_thread copies this context, so the handler's thread sees the trace and log fields.
+                return await asyncio.to_thread(self._runner.handle, envelope, payload, handler)
+        finally:
+            unbind_trace(token)
+
+    def _decode(self, msg: Msg) -> tuple[Envelope, Contract, Handler[Any]]:
+        try:
+            envelope = Envelope.model_validate_json(msg.data)
+            payload = envelope.open()
+        except (ValidationError, UnknownContract) as error:
+            raise InvalidMessage(f"invalid message: {error}") from error
+        # Keyed by schema class, so a handler written for v1 never receives a v2 payload.
+        handler = self._handlers.get(type(payload))
+        if handler is None:
+            raise InvalidMessage(f"{self._spec.durable} has no handler for {envelope.type} v{envelope.version}")
+        return envelope, payload, handler
+
+    async def _give_up(self, msg: Msg, *, reason: str, kind: str) -> None:
+        log.error("message_dead_lettered", consumer=self._spec.durable, subject=msg.subject, reason=reason)
+        await dead_letter(self._js, msg, consumer=self._spec.durable, reason=reason, kind=kind)
+        HANDLED.labels(consumer=self._spec.durable, outcome="dead_lettered").inc()
+        await msg.term()
+
+
+def retry_delay(deliveries: int) -> float:
+    """Seconds before the next delivery after a failed one: 0.5 s doubling, at most a minute."""
+    return float(min(0.5 * 2 ** max(deliveries - 1, 0), MAX_NAK_DELAY_SECONDS))

@@ -1,0 +1,126 @@
+"""The worker process: one asyncio loop running the outbox relay, the consumers and the timers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import nats
+import structlog
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy import Table
+
+from tripline.db import UnitOfWork, make_async_engine, make_engine, make_session_factory
+from tripline.lifecycle import pause, stop_on_signals
+from tripline.messaging.consumer import MessageConsumer
+from tripline.messaging.contracts import Contract
+from tripline.messaging.inbox import Handler, InboxRunner
+from tripline.messaging.outbox import OutboxUnitOfWork
+from tripline.messaging.relay import OutboxRelay
+from tripline.messaging.streams import ConsumerSpec, StreamSpec, dead_letter_stream, ensure_stream
+from tripline.plumbing import PlumbingTables
+from tripline.settings import MessagingSettings
+
+log = structlog.get_logger(__name__)
+
+Timer = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A durable consumer and the handler of each message schema (type and version) it receives."""
+
+    spec: ConsumerSpec
+    handlers: Mapping[type[Contract], Handler[Any]]
+
+
+@dataclass(frozen=True)
+class WorkerDefinition:
+    """Everything one service's worker runs; built by the service's bootstrap."""
+
+    service: str
+    database_url: str
+    outbox: Table
+    inbox: Table
+    unit_of_work: Callable[[], UnitOfWork]
+    owned_streams: Sequence[StreamSpec]
+    subscriptions: Sequence[Subscription] = ()
+    timers: Sequence[Timer] = field(default_factory=tuple)
+
+
+async def connect_nats(settings: MessagingSettings, name: str, stop: asyncio.Event) -> Client:
+    """Connect, retrying until NATS answers; once connected the client reconnects by itself, forever."""
+    attempt = 0
+    while True:
+        try:
+            return await nats.connect(settings.nats_url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=1)
+        except Exception:
+            attempt += 1
+            log.warning("nats_connect_failed", attempt=attempt, exc_info=True)
+            if stop.is_set():
+                raise
+            await pause(stop, min(0.2 * 2**attempt, 5.0))
+
+
+async def declare_streams(js: JetStreamContext, definition: WorkerDefinition, settings: MessagingSettings) -> None:
+    """Create or update the streams this service owns, and the shared dead-letter stream."""
+    for spec in (*definition.owned_streams, dead_letter_stream()):
+        await ensure_stream(js, spec, settings)
+
+
+async def run_worker(
+    definition: WorkerDefinition, settings: MessagingSettings, stop: asyncio.Event | None = None
+) -> None:
+    """Run relay, consumers and timers until SIGTERM/SIGINT (or ``stop``), then drain NATS."""
+    if stop is None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+    client = await connect_nats(settings, f"{definition.service}-worker", stop)
+    engine = make_async_engine(definition.database_url, application_name=f"{definition.service}-relay")
+    try:
+        js = client.jetstream()
+        await declare_streams(js, definition, settings)
+        loops: list[Awaitable[None]] = [OutboxRelay(engine, definition.outbox, js, settings).run(stop)]
+        loops += [
+            _consumer(js, definition, subscription, settings).run(stop) for subscription in definition.subscriptions
+        ]
+        loops += [timer(stop) for timer in definition.timers]
+        log.info("worker_started", service=definition.service)
+        await asyncio.gather(*loops)
+    finally:
+        await client.drain()
+        await engine.dispose()
+        log.info("worker_stopped", service=definition.service)
+
+
+def _consumer(
+    js: JetStreamContext, definition: WorkerDefinition, subscription: Subscription, settings: MessagingSettings
+) -> MessageConsumer:
+    runner = InboxRunner(subscription.spec.durable, definition.inbox, definition.unit_of_work)
+    return MessageConsumer(js, subscription.spec, runner, subscription.handlers, settings)
+
+
+def define_worker(
+    service: str,
+    database_url: str,
+    tables: PlumbingTables,
+    owned_streams: Sequence[StreamSpec],
+    subscriptions: Sequence[Subscription] = (),
+    timers: Sequence[Timer] = (),
+) -> WorkerDefinition:
+    """A worker whose handlers get an ``OutboxUnitOfWork`` on the service's database."""
+    session_factory = make_session_factory(make_engine(database_url, application_name=f"{service}-worker"))
+    return WorkerDefinition(
+        service=service,
+        database_url=database_url,
+        outbox=tables.outbox,
+        inbox=tables.inbox,
+        unit_of_work=partial(OutboxUnitOfWork, session_factory, tables.outbox, service),
+        owned_streams=owned_streams,
+        subscriptions=subscriptions,
+        timers=timers,
+    )
