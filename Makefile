@@ -1,0 +1,49 @@
+# Tripline: everything a newcomer needs, from a fresh clone with only Python 3.11+ and make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PACKAGES := shared deploy/devstack services/inventory services/bookings services/payments services/search
+STAMP := $(VENV)/.installed
+SUB ?= alice
+ROLE ?= customer
+
+.PHONY: help install run up down status test lint token
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required (set PYTHON=...)")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt pip setuptools
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-build-isolation \
+		-r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+install: $(STAMP) ## create .venv with every package and tool, pinned by constraints.txt
+
+run: install ## start the whole platform in the foreground with demo data; Ctrl-C stops it all
+	$(PY) -m devstack run
+
+up: install ## the same in the background; returns once every service is ready
+	$(PY) -m devstack up
+
+down: install ## stop everything `make up` started
+	$(PY) -m devstack down
+
+status: install ## what runs, and on which ports
+	$(PY) -m devstack status
+
+test: install ## every test: unit, integration against real PostgreSQL and NATS, end to end
+	$(PY) -m pytest
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/src deploy/devstack/src services/*/src
+
+token: install ## print a development token: make token SUB=alice ROLE=customer
+	@$(VENV)/bin/tripline-token --sub "$(SUB)" --role "$(ROLE)"

@@ -1,0 +1,134 @@
+"""Running Tripline's real processes in tests: provisioned databases, workers and web servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import requests
+
+from devstack.readiness import free_port
+
+SERVICES = ("inventory", "bookings", "payments", "search")
+
+
+def wait_for(
+    condition: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05, what: str = ""
+) -> object:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what or condition}")
+        time.sleep(interval)
+
+
+@dataclass
+class Process:
+    """One platform process, its output captured in a log file for failure reports."""
+
+    name: str
+    command: list[str]
+    env: Mapping[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> Process:
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self.command, env=dict(self.env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        return self
+
+    def wait_exit(self, timeout: float = 20.0) -> int:
+        assert self.popen is not None
+        return self.popen.wait(timeout=timeout)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM, then SIGKILL if it does not finish in time."""
+        assert self.popen is not None
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                return self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.popen.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, the crash that leaves no chance to clean up."""
+        assert self.popen is not None
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+@dataclass
+class Platform:
+    """Databases provisioned and migrated once per session; processes started per test."""
+
+    env: dict[str, str]
+    database_urls: dict[str, str]
+    log_dir: Path
+    processes: list[Process] = field(default_factory=list)
+
+    def worker(self, service: str, **extra_env: str) -> Process:
+        """Start ``python -m <service>.entrypoints.worker``."""
+        command = [sys.executable, "-m", f"{service}.entrypoints.worker"]
+        return self._start(f"{service}-worker", command, extra_env)
+
+    def web(self, service: str, *, until: str = "/readyz", **extra_env: str) -> str:
+        """Start the service under gunicorn; returns its base URL once ``until`` answers 200."""
+        port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:tripline.http.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{port}",
+            f"{service}.entrypoints.api:create_app()",
+        ]
+        process = self._start(f"{service}-web", command, extra_env)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(url + until) or process.popen.poll() is not None, what=f"{service} {until}")  # type: ignore[union-attr]
+        assert process.popen is not None
+        assert process.popen.poll() is None, process.log()
+        return url
+
+    def sql(self, service: str, query: str, *params: object) -> list[tuple[object, ...]]:
+        """Run a query on a service's database, as that service's own role."""
+        with psycopg.connect(self.database_urls[service]) as connection:
+            return connection.execute(query, params).fetchall()  # type: ignore[arg-type]
+
+    def stop_all(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+
+    def _start(self, name: str, command: list[str], extra_env: Mapping[str, str]) -> Process:
+        process = Process(name, command, self.env | dict(extra_env), self.log_dir / f"{name}.log").start()
+        self.processes.append(process)
+        return process
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False

@@ -1,0 +1,87 @@
+"""Each service's web and worker processes, started as in production, answer and stop as operators expect."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+import requests
+
+from .platform import SERVICES, Platform, wait_for
+
+OWNED_STREAMS = {
+    "inventory": {"INVENTORY_CMD", "INVENTORY_EVT"},
+    "bookings": {"BOOKINGS_EVT"},
+    "payments": {"PAYMENTS_CMD", "PAYMENTS_EVT"},
+    "search": set(),
+}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_web_answers_health_readiness_openapi_and_metrics(platform: Platform, service: str) -> None:
+    url = platform.web(service)
+
+    assert requests.get(f"{url}/healthz", timeout=5).json() == {"status": "ok", "service": service}
+    ready = requests.get(f"{url}/readyz", timeout=5)
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "nats": "ok"}
+    document = requests.get(f"{url}/openapi.json", timeout=5).json()
+    assert document["openapi"].startswith("3.1")
+    metrics = requests.get(f"{url}/metrics", timeout=5)
+    assert metrics.status_code == 200
+    assert "process_cpu_seconds_total" in metrics.text
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_web_errors_are_problem_details(platform: Platform, service: str) -> None:
+    url = platform.web(service)
+
+    missing = requests.get(f"{url}/v1/nothing-here", timeout=5)
+    wrong_method = requests.delete(f"{url}/healthz", timeout=5)
+
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert missing.json()["code"] == "not_found"
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["Content-Type"] == "application/problem+json"
+    assert "X-Request-ID" in missing.headers
+
+
+def test_readiness_fails_until_the_database_is_migrated(platform: Platform, fresh_database_url: str) -> None:
+    url = platform.web("payments", PAYMENTS_DATABASE_URL=fresh_database_url, until="/healthz")
+
+    ready = requests.get(f"{url}/readyz", timeout=5)
+
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["migrations"].startswith("at None")
+
+
+def test_readiness_fails_while_nats_is_unreachable(platform: Platform) -> None:
+    url = platform.web("search", NATS_URL="nats://127.0.0.1:9", until="/healthz")
+
+    ready = requests.get(f"{url}/readyz", timeout=5)
+
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["nats"] == "unreachable"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_worker_declares_its_streams_and_drains_on_sigterm(platform: Platform, service: str) -> None:
+    worker = platform.worker(service)
+    expected = OWNED_STREAMS[service] | {"DLQ"}
+
+    wait_for(lambda: expected <= _stream_names(platform.env["NATS_URL"]), what=f"{service} streams")
+
+    assert worker.stop() == 0, worker.log()
+
+
+def _stream_names(nats_url: str) -> set[str]:
+    async def names() -> set[str]:
+        client = await nats.connect(nats_url)
+        try:
+            return {info.config.name for info in await client.jetstream().streams_info()}
+        finally:
+            await client.drain()
+
+    return asyncio.run(names())
