@@ -35,11 +35,7 @@ def make_engine(url: str, *, application_name: str, pool_size: int = 5) -> Engin
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        # Every statement sees UTC and a bounded lock wait, so a stuck row never hangs a request forever.
-        connect_args={
-            "application_name": application_name,
-            "options": "-c timezone=UTC -c lock_timeout=10s",
-        },
+        connect_args=_connect_args(application_name),
     )
 
 
@@ -50,11 +46,14 @@ def make_async_engine(url: str, *, application_name: str, pool_size: int = 2) ->
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={
-            "application_name": application_name,
-            "options": "-c timezone=UTC -c lock_timeout=10s",
-        },
+        connect_args=_connect_args(application_name),
     )
+
+
+def _connect_args(application_name: str) -> dict[str, str]:
+    # Every statement sees UTC and a bounded lock wait, so a stuck row never hangs a request forever;
+    # the application name tells operators which process holds a connection (pg_stat_activity).
+    return {"application_name": application_name, "options": "-c timezone=UTC -c lock_timeout=10s"}
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -39,12 +39,7 @@ class FakeOutbox:
         self, payload: Contract, *, correlation_id: str | None = None, causation: Envelope | None = None
     ) -> Envelope:
         """Record the message as the real outbox would write it."""
-        envelope = Envelope.wrap(
-            payload,
-            source=self.source,
-            correlation_id=correlation_id or (causation.correlation_id if causation else None),
-            causation_id=causation.id if causation else None,
-        )
+        envelope = Envelope.wrap(payload, source=self.source, correlation_id=correlation_id, causation=causation)
         self.messages.append(envelope)
         return envelope
 

@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from pydantic import ValidationError
 
 from tripline.messaging.consumer import retry_delay
-from tripline.messaging.contracts import Contract, ProbeRequested, UnknownContract
+from tripline.messaging.contracts import Contract, ProbeAnswered, ProbeRequested, UnknownContract
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.streams import command_stream, event_stream, redelivery_backoff
 from tripline.settings import MessagingSettings
 
 
 def test_envelope_round_trips_through_json_and_opens_with_its_schema() -> None:
-    cause = uuid.uuid4()
-    envelope = Envelope.wrap(
-        ProbeRequested(probe_id="p-1"), source="bookings", correlation_id="b-1", causation_id=cause
-    )
+    envelope = Envelope.wrap(ProbeRequested(probe_id="p-1"), source="bookings", correlation_id="b-1")
 
     parsed = Envelope.model_validate_json(envelope.to_bytes())
 
     assert parsed == envelope
     assert parsed.type == "inventory.probe"
     assert parsed.version == 1
-    assert parsed.causation_id == cause
     assert parsed.open() == ProbeRequested(probe_id="p-1")
+
+
+def test_a_message_caused_by_another_carries_its_correlation_and_causation() -> None:
+    command = Envelope.wrap(ProbeRequested(probe_id="p-1"), source="bookings", correlation_id="b-1")
+
+    reply = Envelope.wrap(ProbeAnswered(probe_id="p-1", answered_by="inventory"), source="inventory", causation=command)
+
+    assert reply.causation_id == command.id
+    assert reply.correlation_id == "b-1"
+    assert reply.id != command.id
 
 
 def test_an_unknown_major_version_is_refused_rather_than_guessed() -> None:

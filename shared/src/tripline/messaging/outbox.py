@@ -29,12 +29,7 @@ class Outbox:
         causation: Envelope | None = None,
     ) -> Envelope:
         """Queue one message; ``causation`` is the message being handled, if any."""
-        envelope = Envelope.wrap(
-            payload,
-            source=self._source,
-            correlation_id=correlation_id or (causation.correlation_id if causation else None),
-            causation_id=causation.id if causation else None,
-        )
+        envelope = Envelope.wrap(payload, source=self._source, correlation_id=correlation_id, causation=causation)
         self._session.execute(
             insert(self._table).values(
                 id=envelope.id,
