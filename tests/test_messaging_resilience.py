@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import requests
+
 from devstack.nats import EmbeddedNats
 from devstack.readiness import free_port
-
 from tripline.auth.tokens import issue_dev_token
 
 from .platform import Platform, wait_for

@@ -48,7 +48,8 @@ def run_inner_session(tmp_path: Path, **env: str) -> tuple[str, str]:
             str(tmp_path / "test_inner.py"),
         ],
         cwd=tmp_path,
-        env={**os.environ, "PLUGIN_OUT": str(out), **env},
+        # The outer session may itself run against servers named in the environment; the inner one decides anew.
+        env={**_without_test_servers(os.environ), "PLUGIN_OUT": str(out), **env},
         capture_output=True,
         text=True,
         timeout=180,
@@ -56,6 +57,10 @@ def run_inner_session(tmp_path: Path, **env: str) -> tuple[str, str]:
     assert result.returncode == 0, result.stdout + result.stderr
     admin_url, nats_url = json.loads(out.read_text())
     return admin_url, nats_url
+
+
+def _without_test_servers(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k not in ("TEST_POSTGRES_ADMIN_URL", "TEST_NATS_URL")}
 
 
 def test_servers_start_once_per_session_and_stop_at_its_end(tmp_path: Path) -> None:
