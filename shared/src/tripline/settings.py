@@ -40,6 +40,10 @@ class MessagingSettings(BaseSettings):
     relay_batch_size: int = Field(default=200, ge=1, le=5000, validation_alias="OUTBOX_RELAY_BATCH_SIZE")
     relay_poll_seconds: float = Field(default=1.0, gt=0, validation_alias="OUTBOX_RELAY_POLL_SECONDS")
     publish_ack_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="NATS_PUBLISH_ACK_TIMEOUT_SECONDS")
+    # The worker has no HTTP API; with a port set it serves /metrics for Prometheus.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535, validation_alias="WORKER_METRICS_PORT")
+    worker_metrics_address: str = Field(default="127.0.0.1", validation_alias="WORKER_METRICS_ADDRESS")
+    dead_letter_watch_seconds: float = Field(default=30.0, gt=0, validation_alias="DLQ_WATCH_SECONDS")
 
 
 class ServiceSettings(BaseSettings):

@@ -12,7 +12,9 @@ import nats
 import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from sqlalchemy import Table
+from prometheus_client import Gauge, start_http_server
+from sqlalchemy import Table, delete, func
+from sqlalchemy.orm import Session, sessionmaker
 
 from tripline.db import UnitOfWork, make_async_engine, make_engine, make_session_factory
 from tripline.lifecycle import pause, stop_on_signals
@@ -21,13 +23,15 @@ from tripline.messaging.contracts import Contract
 from tripline.messaging.inbox import Handler, InboxRunner
 from tripline.messaging.outbox import OutboxUnitOfWork
 from tripline.messaging.relay import OutboxRelay
-from tripline.messaging.streams import ConsumerSpec, StreamSpec, dead_letter_stream, ensure_stream
+from tripline.messaging.streams import DLQ_STREAM, ConsumerSpec, StreamSpec, dead_letter_stream, ensure_stream
 from tripline.plumbing import PlumbingTables
 from tripline.settings import MessagingSettings
 
 log = structlog.get_logger(__name__)
 
 Timer = Callable[[asyncio.Event], Awaitable[None]]
+KEY_PURGE_INTERVAL_SECONDS = 600.0
+DEAD_LETTERS_PENDING = Gauge("tripline_dead_letters_pending", "Messages waiting in the dead-letter stream")
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,13 @@ async def run_worker(
     engine = make_async_engine(definition.database_url, application_name=f"{definition.service}-relay")
     try:
         js = client.jetstream()
-        await declare_streams(js, definition, settings)
-        loops: list[Awaitable[None]] = [OutboxRelay(engine, definition.outbox, js, settings).run(stop)]
+        await _until_declared(js, definition, settings, stop)
+        if settings.worker_metrics_port is not None:
+            start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_address)
+        loops: list[Awaitable[None]] = [
+            OutboxRelay(engine, definition.outbox, js, settings).run(stop),
+            _watch_dead_letters(js, settings.dead_letter_watch_seconds, stop),
+        ]
         loops += [
             _consumer(js, definition, subscription, settings).run(stop) for subscription in definition.subscriptions
         ]
@@ -95,6 +104,30 @@ async def run_worker(
         await client.drain()
         await engine.dispose()
         log.info("worker_stopped", service=definition.service)
+
+
+async def _until_declared(
+    js: JetStreamContext, definition: WorkerDefinition, settings: MessagingSettings, stop: asyncio.Event
+) -> None:
+    attempt = 0
+    while not stop.is_set():
+        try:
+            await declare_streams(js, definition, settings)
+            return
+        except Exception:
+            attempt += 1
+            log.warning("stream_declaration_failed", attempt=attempt, exc_info=True)
+            await pause(stop, min(0.2 * 2**attempt, 5.0))
+
+
+async def _watch_dead_letters(js: JetStreamContext, every_seconds: float, stop: asyncio.Event) -> None:
+    """Keep ``tripline_dead_letters_pending`` current, so an alert fires while anything waits in ``DLQ``."""
+    while not stop.is_set():
+        try:
+            DEAD_LETTERS_PENDING.set((await js.stream_info(DLQ_STREAM)).state.messages)
+        except Exception:
+            log.warning("dead_letter_count_failed", exc_info=True)
+        await pause(stop, every_seconds)
 
 
 def _consumer(
@@ -122,5 +155,27 @@ def define_worker(
         unit_of_work=partial(OutboxUnitOfWork, session_factory, tables.outbox, service),
         owned_streams=owned_streams,
         subscriptions=subscriptions,
-        timers=timers,
+        timers=(*timers, every(KEY_PURGE_INTERVAL_SECONDS, partial(purge_expired_keys, session_factory, tables))),
     )
+
+
+def every(seconds: float, action: Callable[[], object]) -> Timer:
+    """A timer running a blocking ``action`` in a thread every ``seconds``; a failure is logged and retried."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(action)
+            except Exception:
+                log.exception("timer_failed", action=getattr(action, "__name__", repr(action)))
+            await pause(stop, seconds)
+
+    return run
+
+
+def purge_expired_keys(session_factory: sessionmaker[Session], tables: PlumbingTables) -> int:
+    """Delete Idempotency-Key records past their retention; returns how many."""
+    table = tables.idempotency_requests
+    with session_factory() as session, session.begin():
+        result = session.execute(delete(table).where(table.c.expires_at < func.now()))
+    return int(getattr(result, "rowcount", 0) or 0)

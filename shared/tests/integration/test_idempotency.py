@@ -20,6 +20,7 @@ from tripline.http.problems import conflict, install_problem_handlers
 from tripline.http.validation import ApiModel, parse_body
 from tripline.settings import AuthSettings
 from tripline.timestamps import utcnow
+from tripline.worker import purge_expired_keys
 
 from .conftest import effects, plumbing
 
@@ -219,6 +220,24 @@ def test_concurrent_identical_requests_have_one_effect(engine: Engine, gate: Gat
     assert set(statuses) <= {201, 409}
     assert 201 in statuses
     assert _effects(engine) == 1
+
+
+def test_the_worker_purges_keys_past_their_retention(client: FlaskClient, engine: Engine) -> None:
+    client.post("/orders", json={"n": 1}, headers=_headers(key="old"))
+    client.post("/orders", json={"n": 2}, headers=_headers(key="fresh"))
+    with engine.begin() as connection:
+        connection.execute(
+            update(plumbing.idempotency_requests)
+            .where(plumbing.idempotency_requests.c.key == "old")
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    purged = purge_expired_keys(make_session_factory(engine), plumbing)
+
+    assert purged == 1
+    with engine.connect() as connection:
+        keys = connection.execute(select(plumbing.idempotency_requests.c.key)).scalars().all()
+    assert keys == ["fresh"]
 
 
 def _fingerprint_of(body: dict[str, int]) -> str:

@@ -114,12 +114,6 @@ class IdempotencyStore:
         with self._session_factory() as session, session.begin():
             session.execute(delete(self._table).where(self._identity(request), self._table.c.state == "in_progress"))
 
-    def purge_expired(self) -> int:
-        """Delete keys past their retention; returns how many."""
-        with self._session_factory() as session, session.begin():
-            result = session.execute(delete(self._table).where(self._table.c.expires_at < utcnow()))
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
     def _claim(self, session: Session, request: IdempotentRequest, now: datetime) -> bool:
         values: dict[str, Any] = {
             "account_id": request.account_id,
