@@ -114,7 +114,8 @@ class Platform:
     def sql(self, service: str, query: str, *params: object) -> list[tuple[object, ...]]:
         """Run a query on a service's database, as that service's own role."""
         with psycopg.connect(self.database_urls[service]) as connection:
-            return connection.execute(query, params).fetchall()  # type: ignore[arg-type]
+            cursor = connection.execute(query, params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
 
     def stop_all(self) -> None:
         for process in reversed(self.processes):

@@ -9,6 +9,7 @@ import sys
 
 import nats
 import requests
+
 from devstack.readiness import free_port
 
 from .platform import Platform, wait_for

@@ -30,6 +30,11 @@ def head_revision(migrations_dir: Path) -> str | None:
     return ScriptDirectory(str(migrations_dir)).get_current_head()
 
 
+def known_revisions(migrations_dir: Path) -> frozenset[str]:
+    """Every revision in the migrations folder."""
+    return frozenset(script.revision for script in ScriptDirectory(str(migrations_dir)).walk_revisions())
+
+
 def database_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None before the first migration."""
     with engine.connect() as connection:

@@ -51,6 +51,8 @@ def define_plumbing_tables(metadata: MetaData) -> PlumbingTables:
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
         Column("published_at", DateTime(timezone=True)),
         Column("publish_attempts", Integer, nullable=False, server_default=text("0")),
+        # A row that failed to publish waits until then, so it never blocks the rows behind it.
+        Column("next_attempt_at", DateTime(timezone=True)),
         Column("last_error", Text),
         Index(
             "ix_outbox_unpublished",
@@ -77,6 +79,7 @@ def define_plumbing_tables(metadata: MetaData) -> PlumbingTables:
         Column("path", Text, nullable=False),
         Column("fingerprint", Text, nullable=False),
         Column("state", Text, nullable=False),
+        Column("claim_token", Uuid),
         Column("locked_until", DateTime(timezone=True)),
         Column("response_status", Integer),
         Column("response_headers", JSONB),

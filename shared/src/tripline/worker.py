@@ -99,11 +99,20 @@ async def run_worker(
         ]
         loops += [timer(stop) for timer in definition.timers]
         log.info("worker_started", service=definition.service)
-        await asyncio.gather(*loops)
+        await asyncio.gather(*(_stop_all_if_it_fails(loop, stop) for loop in loops))
     finally:
         await client.drain()
         await engine.dispose()
         log.info("worker_stopped", service=definition.service)
+
+
+async def _stop_all_if_it_fails(loop: Awaitable[None], stop: asyncio.Event) -> None:
+    # One loop dying (a bug in a timer) stops the others cleanly, and the process exits non-zero to be restarted.
+    try:
+        await loop
+    except BaseException:
+        stop.set()
+        raise
 
 
 async def _until_declared(

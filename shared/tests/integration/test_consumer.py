@@ -248,3 +248,29 @@ async def test_a_message_failing_every_delivery_is_dead_lettered_after_the_last_
     assert harness.runner.outcomes == [Outcome.APPLIED]
     assert _effect_count(engine) == 1
     assert await list_dead_letters(nats_client.jetstream()) == []
+
+
+async def test_a_message_whose_dead_letter_copy_fails_is_kept_until_the_copy_succeeds(
+    nats_client: Client, engine: Engine, unit_of_work
+) -> None:
+    settings = _settings(nats_max_deliver=2)
+    js = nats_client.jetstream()
+    await ensure_stream(js, StreamSpec(STREAM, SUBJECTS, RetentionPolicy.LIMITS), settings)
+    await ensure_consumer(js, SPEC, settings)  # no DLQ stream yet: every copy to it fails
+
+    def broken(message: Contract, envelope: Envelope, uow: Any) -> None:
+        raise ValueError("a bug in the handler")
+
+    await _publish(nats_client, Envelope.wrap(SomethingHappened(n=7), source="testing"))
+    async with Harness(nats_client, unit_of_work, settings, handler=broken):
+        await eventually(lambda: _delivered_at_least(nats_client, 3), within=20)
+        await ensure_stream(js, dead_letter_stream(), settings)
+        (letter,) = await eventually(lambda: list_dead_letters(js), within=20)
+
+    assert letter.deliveries >= 3
+    assert "a bug in the handler" in letter.reason
+
+
+async def _delivered_at_least(client: Client, count: int) -> bool:
+    info = await client.jetstream().consumer_info(STREAM, SPEC.durable)
+    return bool(info.num_redelivered) and info.delivered.consumer_seq >= count

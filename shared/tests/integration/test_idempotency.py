@@ -10,13 +10,20 @@ from types import SimpleNamespace
 import pytest
 from flask import Flask, jsonify
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from tripline.auth.access import install_auth, requires_role
 from tripline.auth.tokens import Role, TokenVerifier, issue_dev_token
 from tripline.db import make_session_factory
-from tripline.http.idempotency import IdempotencyStore, idempotent
-from tripline.http.problems import conflict, install_problem_handlers
+from tripline.http.idempotency import (
+    Claim,
+    IdempotencyStore,
+    IdempotentRequest,
+    StoredResponse,
+    idempotent,
+    idempotent_resource_id,
+)
+from tripline.http.problems import Problem, conflict, install_problem_handlers
 from tripline.http.validation import ApiModel, parse_body
 from tripline.settings import AuthSettings
 from tripline.timestamps import utcnow
@@ -240,10 +247,51 @@ def test_the_worker_purges_keys_past_their_retention(client: FlaskClient, engine
     assert keys == ["fresh"]
 
 
+def test_a_first_request_finishing_after_a_takeover_cannot_overwrite_the_new_claim(engine: Engine) -> None:
+    store = IdempotencyStore(make_session_factory(engine), plumbing.idempotency_requests)
+    request = IdempotentRequest("alice", "k-1", "POST", "/orders", b'{"n": 1}')
+    slow = store.begin(request)
+    with engine.begin() as connection:  # the slow request outlives its lease
+        connection.execute(update(plumbing.idempotency_requests).values(locked_until=utcnow() - timedelta(seconds=1)))
+    retry = store.begin(request)
+    assert isinstance(slow, Claim)
+    assert isinstance(retry, Claim)
+
+    store.complete(request, slow, StoredResponse(201, {}, b"from the slow one"))
+    store.release(request, slow)
+    with pytest.raises(Problem, match="idempotency_key_in_use"):  # still the retry's, still running
+        store.begin(request)
+    store.complete(request, retry, StoredResponse(201, {}, b"from the retry"))
+
+    replayed = store.begin(request)
+    assert isinstance(replayed, StoredResponse)
+    assert replayed.body == b"from the retry"
+
+
+def test_a_rerun_of_the_same_key_derives_the_same_resource_id(engine: Engine, gate: Gate) -> None:
+    app = _app(engine, gate)
+
+    @app.post("/things")
+    @requires_role(Role.CUSTOMER)
+    @idempotent
+    def create_thing():  # type: ignore[no-untyped-def]
+        return jsonify(id=str(idempotent_resource_id("thing"))), 201
+
+    client = app.test_client()
+    first = client.post("/things", json={}, headers=_headers(key="t-1")).json
+    with engine.begin() as connection:  # as if the record had been lost after the effect committed
+        connection.execute(delete(plumbing.idempotency_requests))
+    rerun = client.post("/things", json={}, headers=_headers(key="t-1")).json
+    other = client.post("/things", json={}, headers=_headers(key="t-2")).json
+    someone_else = client.post("/things", json={}, headers=_headers(key="t-1", sub="bob")).json
+
+    assert first == rerun
+    assert other != first
+    assert someone_else != first
+
+
 def _fingerprint_of(body: dict[str, int]) -> str:
     import json
-
-    from tripline.http.idempotency import IdempotentRequest
 
     raw = json.dumps(body).encode()
     return IdempotentRequest("alice", "k-1", "POST", "/orders", raw).fingerprint

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 
-from tripline.messaging.consumer import retry_delay
+from tripline.messaging.consumer import is_transient, retry_delay
 from tripline.messaging.contracts import Contract, ProbeAnswered, ProbeRequested, UnknownContract
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.streams import command_stream, event_stream, redelivery_backoff
@@ -58,8 +60,17 @@ def test_two_schemas_cannot_claim_the_same_type_and_version() -> None:
 
 
 def test_retry_delay_doubles_and_is_capped() -> None:
-    assert [retry_delay(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert [retry_delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
     assert retry_delay(50) == 60.0
+
+
+def test_a_database_outage_is_transient_but_a_handler_bug_is_not() -> None:
+    unavailable = OperationalError("SELECT 1", {}, psycopg.OperationalError("connection refused"))
+
+    assert is_transient(unavailable)
+    assert is_transient(psycopg.OperationalError("server closed the connection"))
+    assert not is_transient(ValueError("a bug"))
+    assert not is_transient(KeyError("missing"))
 
 
 def test_redelivery_backoff_fits_jetstream_limits() -> None:

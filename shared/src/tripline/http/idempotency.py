@@ -3,6 +3,12 @@
 The first request with a key records it as in progress (committed at once, so a concurrent twin sees it);
 its response is stored when it finishes and replayed for every identical retry within the retention period.
 A 400 or a 5xx is not stored: the client may fix the body, or retry, with the same key.
+
+The record is a cache of the response, written after the view's own transaction. A crash between the two, or a
+first request that outlives its lease, lets a retry run the view again, so a view behind ``@idempotent`` makes its
+effect safe to repeat: it derives the new resource's id with ``idempotent_resource_id`` (a retry finds the row it
+already created) or relies on a unique constraint on the key. Each claim has its own token, so a first request that
+finishes after a retry took its key over cannot overwrite or delete the retry's record.
 """
 
 from __future__ import annotations
@@ -10,12 +16,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Table, and_, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -38,6 +45,7 @@ RETENTION = timedelta(hours=24)
 IN_PROGRESS_LEASE = timedelta(seconds=60)
 REPLAYED_HEADERS = ("Content-Type", "Location")
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+RESOURCE_ID_NAMESPACE = uuid.UUID("6f1c6d3e-2b7a-4c55-9a59-3c1d8e2f7b10")
 MAX_KEY_LENGTH = 255
 
 
@@ -62,6 +70,13 @@ class IdempotentRequest:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """This request holds the key; only the holder of ``token`` may complete or release it."""
+
+    token: uuid.UUID
+
+
+@dataclass(frozen=True)
 class StoredResponse:
     """The first response to a key, replayed verbatim."""
 
@@ -77,12 +92,13 @@ class IdempotencyStore:
         self._session_factory = session_factory
         self._table = table
 
-    def begin(self, request: IdempotentRequest) -> StoredResponse | None:
-        """Claim the key (None: go ahead) or return the stored response; a conflict raises a Problem."""
+    def begin(self, request: IdempotentRequest) -> Claim | StoredResponse:
+        """Claim the key, or return the stored response; a conflicting request raises a Problem."""
         now = utcnow()
+        claim = Claim(uuid.uuid4())
         with self._session_factory() as session, session.begin():
-            if self._claim(session, request, now):
-                return None
+            if self._claim(session, request, claim, now):
+                return claim
             row = session.execute(self._select(request).with_for_update()).one()
             if row.fingerprint != request.fingerprint:
                 raise idempotency_key_reused()
@@ -90,15 +106,15 @@ class IdempotencyStore:
                 return StoredResponse(row.response_status, dict(row.response_headers), row.response_body)
             if row.locked_until > now:
                 raise idempotency_key_in_use(retry_after_seconds=_seconds_until(row.locked_until, now))
-            self._extend_lease(session, request, now)
-            return None
+            self._take_over(session, request, claim, now)
+            return claim
 
-    def complete(self, request: IdempotentRequest, response: StoredResponse) -> None:
-        """Store the response to replay."""
+    def complete(self, request: IdempotentRequest, claim: Claim, response: StoredResponse) -> None:
+        """Store the response to replay (unless another request has taken the key over meanwhile)."""
         with self._session_factory() as session, session.begin():
             session.execute(
                 update(self._table)
-                .where(self._identity(request))
+                .where(self._identity(request), self._table.c.claim_token == claim.token)
                 .values(
                     state="completed",
                     locked_until=None,
@@ -109,12 +125,18 @@ class IdempotencyStore:
                 )
             )
 
-    def release(self, request: IdempotentRequest) -> None:
+    def release(self, request: IdempotentRequest, claim: Claim) -> None:
         """Forget an unfinished claim, so the key can be used again."""
         with self._session_factory() as session, session.begin():
-            session.execute(delete(self._table).where(self._identity(request), self._table.c.state == "in_progress"))
+            session.execute(
+                delete(self._table).where(
+                    self._identity(request),
+                    self._table.c.claim_token == claim.token,
+                    self._table.c.state == "in_progress",
+                )
+            )
 
-    def _claim(self, session: Session, request: IdempotentRequest, now: datetime) -> bool:
+    def _claim(self, session: Session, request: IdempotentRequest, claim: Claim, now: datetime) -> bool:
         values: dict[str, Any] = {
             "account_id": request.account_id,
             "key": request.key,
@@ -122,6 +144,7 @@ class IdempotencyStore:
             "path": request.path,
             "fingerprint": request.fingerprint,
             "state": "in_progress",
+            "claim_token": claim.token,
             "locked_until": now + IN_PROGRESS_LEASE,
             "created_at": now,
             "completed_at": None,
@@ -130,17 +153,21 @@ class IdempotencyStore:
             "response_body": None,
             "expires_at": now + RETENTION,
         }
-        claim = insert(self._table).values(**values)
+        fresh = insert(self._table).values(**values)
         # An expired key is as good as unused: take it over in the same statement.
-        take_over_expired = claim.on_conflict_do_update(
+        take_over_expired = fresh.on_conflict_do_update(
             index_elements=[self._table.c.account_id, self._table.c.key],
-            set_={name: claim.excluded[name] for name in values if name not in ("account_id", "key")},
+            set_={name: fresh.excluded[name] for name in values if name not in ("account_id", "key")},
             where=self._table.c.expires_at < now,
         ).returning(self._table.c.key)
         return session.execute(take_over_expired).first() is not None
 
-    def _extend_lease(self, session: Session, request: IdempotentRequest, now: datetime) -> None:
-        session.execute(update(self._table).where(self._identity(request)).values(locked_until=now + IN_PROGRESS_LEASE))
+    def _take_over(self, session: Session, request: IdempotentRequest, claim: Claim, now: datetime) -> None:
+        session.execute(
+            update(self._table)
+            .where(self._identity(request))
+            .values(claim_token=claim.token, locked_until=now + IN_PROGRESS_LEASE)
+        )
 
     def _select(self, request: IdempotentRequest) -> Any:
         return select(self._table).where(self._identity(request))
@@ -166,21 +193,27 @@ def idempotent(view: Callable[..., ResponseReturnValue]) -> Callable[..., Respon
             body=request.get_data(cache=True),
         )
         store: IdempotencyStore = current_app.extensions["tripline"].idempotency
-        stored = store.begin(request_)
-        if stored is not None:
-            return _replay(stored)
+        claim = store.begin(request_)
+        if isinstance(claim, StoredResponse):
+            return _replay(claim)
+        g.idempotency_key = request_.key
         try:
             response = _respond(view, args, kwargs)
         except BaseException:
-            store.release(request_)
+            store.release(request_, claim)
             raise
         if response.status_code == 400 or response.status_code >= 500:
-            store.release(request_)
+            store.release(request_, claim)
         else:
-            store.complete(request_, _stored(response))
+            store.complete(request_, claim, _stored(response))
         return response
 
     return wrapper
+
+
+def idempotent_resource_id(kind: str) -> uuid.UUID:
+    """The id of the resource this idempotent request creates: the same for every retry of the same key."""
+    return uuid.uuid5(RESOURCE_ID_NAMESPACE, f"{kind}:{current_principal().sub}:{g.idempotency_key}")
 
 
 def _idempotency_key() -> str:

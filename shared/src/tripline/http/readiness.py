@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 
 from tripline.db import database_is_reachable
-from tripline.migrations import database_revision, head_revision
+from tripline.migrations import database_revision, head_revision, known_revisions
 
 CACHE_SECONDS = 2.0
 
@@ -27,6 +27,7 @@ class Readiness:
 
     def __post_init__(self) -> None:
         self._head = head_revision(self.migrations_dir)
+        self._known = known_revisions(self.migrations_dir)
 
     def checks(self) -> dict[str, str]:
         """Each dependency with ``ok`` or why it is not."""
@@ -38,9 +39,17 @@ class Readiness:
     def _run(self) -> dict[str, str]:
         if not database_is_reachable(self.engine):
             return {"database": "unreachable", "migrations": "unknown", "nats": self._nats()}
+        return {"database": "ok", "migrations": self._schema(), "nats": self._nats()}
+
+    def _schema(self) -> str:
         revision = database_revision(self.engine)
-        migrations = "ok" if revision == self._head else f"at {revision}, expected {self._head}"
-        return {"database": "ok", "migrations": migrations, "nats": self._nats()}
+        if revision is None:
+            return f"not migrated (expected {self._head})"
+        # A revision this code does not know is a newer release's: migrations are backward compatible
+        # (expand, then contract), so old replicas keep serving during a rolling deploy.
+        if revision != self._head and revision in self._known:
+            return f"behind: at {revision}, expected {self._head}"
+        return "ok"
 
     def _nats(self) -> str:
         return "ok" if nats_answers(self.nats_url) else "unreachable"

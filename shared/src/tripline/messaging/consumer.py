@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import nats.errors
+import psycopg
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tripline.lifecycle import pause
 from tripline.messaging.contracts import Contract, UnknownContract
@@ -26,7 +28,7 @@ log = structlog.get_logger(__name__)
 
 HANDLED = Counter("tripline_messages_handled_total", "Deliveries handled", ["consumer", "outcome"])
 
-FETCH_BATCH = 20
+FETCH_BATCH = 10
 FETCH_TIMEOUT_SECONDS = 1.0
 MAX_NAK_DELAY_SECONDS = 60.0
 
@@ -71,15 +73,27 @@ class MessageConsumer:
             while not stop.is_set():
                 try:
                     messages = await subscription.fetch(FETCH_BATCH, timeout=FETCH_TIMEOUT_SECONDS)
-                except nats.errors.TimeoutError:
+                except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either when idle
                     continue
+                fetched_at = asyncio.get_running_loop().time()
                 for msg in messages:
+                    await self._keep_alive_if_waited(msg, fetched_at)
                     await self.process(msg)
         finally:
             await subscription.unsubscribe()
 
     async def process(self, msg: Msg) -> None:
-        """Handle one delivery and settle it: ack, nak with a delay, or dead-letter and terminate."""
+        """Handle one delivery and settle it: ack, nak with a delay, or dead-letter and terminate.
+
+        Settling can fail too (NATS away): the message is then left to JetStream's redelivery after the ack
+        wait, never lost, since the consumer gives JetStream no delivery limit of its own.
+        """
+        try:
+            await self._handle_and_settle(msg)
+        except Exception:
+            log.exception("message_unsettled", consumer=self._spec.durable, subject=msg.subject)
+
+    async def _handle_and_settle(self, msg: Msg) -> None:
         deliveries = msg.metadata.num_delivered
         try:
             envelope, payload, handler = self._decode(msg)
@@ -87,9 +101,10 @@ class MessageConsumer:
         except InvalidMessage as invalid:
             await self._give_up(msg, reason=str(invalid), kind="invalid")
         except Exception as error:
-            if deliveries >= self._settings.nats_max_deliver:
+            if deliveries >= self._settings.nats_max_deliver and not is_transient(error):
                 await self._give_up(msg, reason=f"{type(error).__name__}: {error}", kind="exhausted")
             else:
+                # A database outage is waited out however long it lasts; only a failing handler runs out of tries.
                 log.warning("message_retry", consumer=self._spec.durable, deliveries=deliveries, exc_info=True)
                 HANDLED.labels(consumer=self._spec.durable, outcome="retried").inc()
                 await msg.nak(delay=retry_delay(deliveries))
@@ -98,6 +113,11 @@ class MessageConsumer:
             await msg.ack()
             if outcome is Outcome.DUPLICATE:
                 log.info("message_duplicate", consumer=self._spec.durable, message_id=str(envelope.id))
+
+    async def _keep_alive_if_waited(self, msg: Msg, fetched_at: float) -> None:
+        # A message that waited behind slow ones in its batch asks for a fresh ack wait before handling.
+        if asyncio.get_running_loop().time() - fetched_at > self._settings.nats_ack_wait_seconds / 3:
+            await msg.in_progress()
 
     async def _handle_in_trace(self, msg: Msg, envelope: Envelope, payload: Contract, handler: Handler[Any]) -> Outcome:
         """Handle in a child span of the publisher's trace; messages this handler writes carry it on."""
@@ -127,12 +147,25 @@ class MessageConsumer:
         return envelope, payload, handler
 
     async def _give_up(self, msg: Msg, *, reason: str, kind: str) -> None:
+        try:
+            await dead_letter(self._js, msg, consumer=self._spec.durable, reason=reason, kind=kind)
+        except Exception:
+            # Not copied, so not terminated: it comes back and the copy is tried again.
+            log.exception("dead_letter_failed", consumer=self._spec.durable, subject=msg.subject)
+            await msg.nak(delay=retry_delay(msg.metadata.num_delivered))
+            return
         log.error("message_dead_lettered", consumer=self._spec.durable, subject=msg.subject, reason=reason)
-        await dead_letter(self._js, msg, consumer=self._spec.durable, reason=reason, kind=kind)
         HANDLED.labels(consumer=self._spec.durable, outcome="dead_lettered").inc()
         await msg.term()
 
 
 def retry_delay(deliveries: int) -> float:
-    """Seconds before the next delivery after a failed one: 0.5 s doubling, at most a minute."""
-    return float(min(0.5 * 2 ** max(deliveries - 1, 0), MAX_NAK_DELAY_SECONDS))
+    """Seconds before the next delivery after a failed one: 1 s doubling, at most a minute."""
+    return float(min(2 ** max(deliveries - 1, 0), MAX_NAK_DELAY_SECONDS))
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors that say the database is unavailable, not that the message or handler is wrong."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | psycopg.OperationalError | TimeoutError | ConnectionError)

@@ -18,7 +18,8 @@ from typing import Any
 import psycopg
 import structlog
 from nats.js import JetStreamContext
-from sqlalchemy import Row, Table, delete, func, select, update
+from prometheus_client import Counter
+from sqlalchemy import Row, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tripline.failpoints import failpoint
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 PUBLISHED_RETENTION = timedelta(days=7)
 PURGE_EVERY_SECONDS = 600.0
+PUBLISH_FAILURES = Counter("tripline_outbox_publish_failures_total", "Outbox rows that failed to publish")
 
 
 @dataclass
@@ -51,76 +53,83 @@ class OutboxRelay:
         self._settings = settings
         self.stats = RelayStats()
         self._last_purge = 0.0
+        self._outages = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set, surviving database and NATS outages with growing pauses."""
-        failures = 0
         while not stop.is_set():
             try:
                 await self._run_listening(stop)
-                failures = 0
             except Exception:
-                failures += 1
+                self._outages += 1
                 self.stats.failed_batches += 1
-                log.exception("outbox_relay_failed", consecutive_failures=failures)
-                await pause(stop, min(0.2 * 2**failures, 10.0))
+                log.exception("outbox_relay_failed", consecutive_failures=self._outages)
+                await pause(stop, min(0.2 * 2**self._outages, 10.0))
 
     async def relay_pending(self) -> int:
-        """Publish every unpublished row, batch after batch; returns how many were published."""
+        """Publish every row that is due, batch after batch; returns how many were published."""
         total = 0
         while True:
             published = await self.relay_batch()
+            self._outages = 0
             total += published
             if published < self._settings.relay_batch_size:
                 return total
 
     async def relay_batch(self) -> int:
-        """Claim one batch, publish it, wait for every ack, mark what was acknowledged."""
+        """Claim one batch, publish it, wait for every ack, mark what was acknowledged.
+
+        A row that could not be published (too large, no stream for its subject, no ack in time) is put back
+        with a growing delay, so it neither blocks the rows behind it nor is retried in a tight loop.
+        """
         async with self._engine.begin() as connection:
             rows = (await connection.execute(self._claim_query())).all()
             if not rows:
                 return 0
-            acked_ids, error = await self._publish(rows)
+            acked_ids, failures = await self._publish(rows)
             failpoint("relay.after_publish")
             await self._mark_published(connection, acked_ids)
-            if error is not None:
-                await self._record_failure(connection, [r.id for r in rows if r.id not in acked_ids], error)
+            await self._postpone(connection, failures)
         self.stats.published += len(acked_ids)
-        if error is not None:
-            raise error
         return len(acked_ids)
 
     def _claim_query(self) -> Any:
         outbox = self._outbox
+        due = or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= func.now())
         return (
             select(outbox.c.id, outbox.c.subject, outbox.c.envelope, outbox.c.headers)
-            .where(outbox.c.published_at.is_(None))
+            .where(outbox.c.published_at.is_(None), due)
             .order_by(outbox.c.created_at, outbox.c.id)
             .limit(self._settings.relay_batch_size)
             .with_for_update(skip_locked=True)
         )
 
-    async def _publish(self, rows: Sequence[Row[Any]]) -> tuple[set[Any], Exception | None]:
-        futures = [
-            await self._js.publish_async(
-                row.subject,
-                json.dumps(row.envelope, separators=(",", ":")).encode(),
-                headers=dict(row.headers),
-            )
-            for row in rows
-        ]
-        # nats-py futures can wait forever when the server never answers: bound the wait, cancel the rest.
-        done, pending = await asyncio.wait(futures, timeout=self._settings.publish_ack_timeout_seconds)
-        for future in pending:
-            future.cancel()
+    async def _publish(self, rows: Sequence[Row[Any]]) -> tuple[set[Any], dict[Any, BaseException]]:
+        timeout = self._settings.publish_ack_timeout_seconds
+        futures: dict[Any, asyncio.Future[Any]] = {}
+        failures: dict[Any, BaseException] = {}
+        for row in rows:
+            body = json.dumps(row.envelope, separators=(",", ":")).encode()
+            try:
+                futures[row.id] = await self._js.publish_async(
+                    row.subject, body, headers=dict(row.headers), wait_stall=timeout
+                )
+            except Exception as error:  # noqa: BLE001 - this row only: too large, bad subject, buffer full
+                failures[row.id] = error
+        if futures:
+            # nats-py futures can wait forever when the server never answers: bound the wait, cancel the rest.
+            _, pending = await asyncio.wait(futures.values(), timeout=timeout)
+            for future in pending:
+                future.cancel()
         acked: set[Any] = set()
-        error: Exception | None = TimeoutError("publish acks timed out") if pending else None
-        for row, future in zip(rows, futures, strict=True):
-            if future in done and future.exception() is None:
-                acked.add(row.id)
-            elif future in done:
-                error = error or _as_exception(future.exception())
-        return acked, error
+        for row_id, future in futures.items():
+            if future.cancelled():
+                failures[row_id] = TimeoutError("no publish ack in time")
+            elif future.exception() is not None:
+                failures[row_id] = future.exception()  # type: ignore[assignment]
+            else:
+                acked.add(row_id)
+        return acked, failures
 
     async def _mark_published(self, connection: AsyncConnection, ids: set[Any]) -> None:
         if ids:
@@ -128,12 +137,22 @@ class OutboxRelay:
                 update(self._outbox).where(self._outbox.c.id.in_(ids)).values(published_at=func.now())
             )
 
-    async def _record_failure(self, connection: AsyncConnection, ids: list[Any], error: Exception) -> None:
-        await connection.execute(
-            update(self._outbox)
-            .where(self._outbox.c.id.in_(ids))
-            .values(publish_attempts=self._outbox.c.publish_attempts + 1, last_error=str(error)[:500])
-        )
+    async def _postpone(self, connection: AsyncConnection, failures: dict[Any, BaseException]) -> None:
+        outbox = self._outbox
+        for row_id, error in failures.items():
+            PUBLISH_FAILURES.inc()
+            log.warning("outbox_publish_failed", outbox_id=str(row_id), error=repr(error)[:300])
+            await connection.execute(
+                update(outbox)
+                .where(outbox.c.id == row_id)
+                .values(
+                    publish_attempts=outbox.c.publish_attempts + 1,
+                    last_error=repr(error)[:500],
+                    # 1 s doubling per failed attempt, at most five minutes.
+                    next_attempt_at=func.now()
+                    + func.make_interval(0, 0, 0, 0, 0, 0, func.least(func.power(2, outbox.c.publish_attempts), 300)),
+                )
+            )
 
     async def _run_listening(self, stop: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(_libpq_url(self._engine), autocommit=True) as listener:
@@ -154,10 +173,6 @@ class OutboxRelay:
             await connection.execute(
                 delete(self._outbox).where(self._outbox.c.published_at < utcnow() - PUBLISHED_RETENTION)
             )
-
-
-def _as_exception(error: BaseException | None) -> Exception:
-    return error if isinstance(error, Exception) else RuntimeError(repr(error))
 
 
 def _libpq_url(engine: AsyncEngine) -> str:

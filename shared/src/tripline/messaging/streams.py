@@ -83,7 +83,9 @@ class ConsumerSpec:
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=settings.nats_ack_wait_seconds,
-            max_deliver=settings.nats_max_deliver,
+            # No JetStream limit: at its limit the server would drop the message silently. The consumer
+            # itself dead-letters after nats_max_deliver failed handlings, and a failed copy to DLQ is retried.
+            max_deliver=-1,
             backoff=redelivery_backoff(settings),
             filter_subjects=list(self.subjects),
             max_ack_pending=1000,
