@@ -36,7 +36,8 @@ def platform(provisioned: dict[str, str], nats_url: str, tmp_path: Path) -> Iter
     asyncio.run(_delete_streams(nats_url))
     env = {name: value for name, value in os.environ.items() if not name.startswith("TRIPLINE_FAILPOINTS")}
     env |= {f"{service.upper()}_DATABASE_URL": url for service, url in provisioned.items()}
-    env |= {"NATS_URL": nats_url, "OUTBOX_RELAY_POLL_SECONDS": "0.2", "LOG_LEVEL": "info"}
+    # A crashed worker's unacknowledged deliveries come back after the ack wait: short here, 30 s by default.
+    env |= {"NATS_URL": nats_url, "OUTBOX_RELAY_POLL_SECONDS": "0.2", "NATS_ACK_WAIT_SECONDS": "2", "LOG_LEVEL": "info"}
     platform = Platform(env=env, database_urls=provisioned, log_dir=tmp_path)
     yield platform
     platform.stop_all()
