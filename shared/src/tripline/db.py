@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Engine, MetaData, create_engine, text
+from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,13 +95,3 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Discard whatever was not committed."""
         self.session.rollback()
-
-
-def database_is_reachable(engine: Engine) -> bool:
-    """True when a trivial query succeeds (used by ``/readyz``)."""
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - readiness reports any failure as "not ready"
-        return False
-    return True

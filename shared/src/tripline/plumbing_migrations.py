@@ -9,13 +9,12 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import MetaData
 
+from tripline.db import new_metadata
 from tripline.plumbing import OUTBOX_CHANNEL, define_plumbing_tables
 
 
 def create_plumbing_v1() -> None:
     """Create outbox, inbox and idempotency_requests, and the trigger that wakes the relay."""
-    from tripline.db import new_metadata
-
     metadata: MetaData = new_metadata()
     tables = define_plumbing_tables(metadata)
     bind = op.get_bind()

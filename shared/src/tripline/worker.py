@@ -17,7 +17,7 @@ from sqlalchemy import Table, delete, func
 from sqlalchemy.orm import Session, sessionmaker
 
 from tripline.db import UnitOfWork, make_async_engine, make_engine, make_session_factory
-from tripline.lifecycle import pause, stop_on_signals
+from tripline.lifecycle import growing_pause, pause, stop_on_signals
 from tripline.messaging.consumer import MessageConsumer
 from tripline.messaging.contracts import Contract
 from tripline.messaging.inbox import Handler, InboxRunner
@@ -67,7 +67,7 @@ async def connect_nats(settings: MessagingSettings, name: str, stop: asyncio.Eve
             log.warning("nats_connect_failed", attempt=attempt, exc_info=True)
             if stop.is_set():
                 raise
-            await pause(stop, min(0.2 * 2**attempt, 5.0))
+            await pause(stop, growing_pause(attempt, cap=5.0))
 
 
 async def declare_streams(js: JetStreamContext, definition: WorkerDefinition, settings: MessagingSettings) -> None:
@@ -126,7 +126,7 @@ async def _until_declared(
         except Exception:
             attempt += 1
             log.warning("stream_declaration_failed", attempt=attempt, exc_info=True)
-            await pause(stop, min(0.2 * 2**attempt, 5.0))
+            await pause(stop, growing_pause(attempt, cap=5.0))
 
 
 async def _watch_dead_letters(js: JetStreamContext, every_seconds: float, stop: asyncio.Event) -> None:

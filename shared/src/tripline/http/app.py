@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Blueprint, Flask, Response, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -84,16 +84,12 @@ def operational_blueprint(name: str, version: str) -> Blueprint:
 
     @blueprint.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        from flask import current_app
-
         checks = current_app.extensions["tripline"].readiness.checks()
         ready = all(value == "ok" for value in checks.values())
         return jsonify(status="ready" if ready else "not_ready", checks=checks), 200 if ready else 503
 
     @blueprint.get("/openapi.json")
     def openapi() -> Response:
-        from flask import current_app
-
         if "document" not in openapi_cache:
             openapi_cache["document"] = build_openapi(current_app, title=f"Tripline {name}", version=version)
         return jsonify(openapi_cache["document"])

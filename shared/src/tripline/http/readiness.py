@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
-from tripline.db import database_is_reachable
 from tripline.migrations import database_revision, head_revision, known_revisions
 
 CACHE_SECONDS = 2.0
@@ -37,12 +36,13 @@ class Readiness:
         return self._cached[1]
 
     def _run(self) -> dict[str, str]:
-        if not database_is_reachable(self.engine):
+        try:
+            revision = database_revision(self.engine)  # reading it is the reachability check too
+        except Exception:  # noqa: BLE001 - readiness reports any failure as "not ready"
             return {"database": "unreachable", "migrations": "unknown", "nats": self._nats()}
-        return {"database": "ok", "migrations": self._schema(), "nats": self._nats()}
+        return {"database": "ok", "migrations": self._schema(revision), "nats": self._nats()}
 
-    def _schema(self) -> str:
-        revision = database_revision(self.engine)
+    def _schema(self, revision: str | None) -> str:
         if revision is None:
             return f"not migrated (expected {self._head})"
         # A revision this code does not know is a newer release's: migrations are backward compatible

@@ -15,7 +15,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from tripline.lifecycle import pause
+from tripline.lifecycle import growing_pause, pause
 from tripline.messaging.contracts import Contract, UnknownContract
 from tripline.messaging.dead_letters import dead_letter
 from tripline.messaging.envelope import TRACEPARENT_HEADER, Envelope
@@ -66,7 +66,7 @@ class MessageConsumer:
             except Exception:
                 failures += 1
                 log.exception("consumer_failed", consumer=self._spec.durable, consecutive_failures=failures)
-                await pause(stop, min(0.2 * 2**failures, 10.0))
+                await pause(stop, growing_pause(failures))
 
     async def _consume(self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
         try:

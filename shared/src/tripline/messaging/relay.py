@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from sqlalchemy import Row, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tripline.failpoints import failpoint
-from tripline.lifecycle import pause
+from tripline.lifecycle import growing_pause, pause
 from tripline.plumbing import OUTBOX_CHANNEL
 from tripline.settings import MessagingSettings
 from tripline.timestamps import utcnow
@@ -35,14 +34,6 @@ PURGE_EVERY_SECONDS = 600.0
 PUBLISH_FAILURES = Counter("tripline_outbox_publish_failures_total", "Outbox rows that failed to publish")
 
 
-@dataclass
-class RelayStats:
-    """Counters for the relay's own metrics and for tests."""
-
-    published: int = 0
-    failed_batches: int = 0
-
-
 class OutboxRelay:
     """Moves outbox rows to JetStream for one service database."""
 
@@ -51,7 +42,6 @@ class OutboxRelay:
         self._outbox = outbox
         self._js = js
         self._settings = settings
-        self.stats = RelayStats()
         self._last_purge = 0.0
         self._outages = 0
 
@@ -62,9 +52,8 @@ class OutboxRelay:
                 await self._run_listening(stop)
             except Exception:
                 self._outages += 1
-                self.stats.failed_batches += 1
                 log.exception("outbox_relay_failed", consecutive_failures=self._outages)
-                await pause(stop, min(0.2 * 2**self._outages, 10.0))
+                await pause(stop, growing_pause(self._outages))
 
     async def relay_pending(self) -> int:
         """Publish every row that is due, batch after batch; returns how many were published."""
@@ -90,7 +79,6 @@ class OutboxRelay:
             failpoint("relay.after_publish")
             await self._mark_published(connection, acked_ids)
             await self._postpone(connection, failures)
-        self.stats.published += len(acked_ids)
         return len(acked_ids)
 
     def _claim_query(self) -> Any:
