@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import nats
 import psycopg
 import pytest
+from nats.js import JetStreamContext
 
 from devstack.provision import provision_service_databases
 from tripline.migrations import upgrade_to_head
 
-from .platform import SERVICES, Platform
+from .platform import SERVICES, Platform, on_jetstream
 
 
 def _migrations_dir(service: str) -> Path:
@@ -33,7 +32,7 @@ def provisioned(postgres_admin_url: str, nats_url: str) -> dict[str, str]:
 @pytest.fixture
 def platform(provisioned: dict[str, str], nats_url: str, tmp_path: Path) -> Iterator[Platform]:
     _truncate_all(provisioned)
-    asyncio.run(_delete_streams(nats_url))
+    on_jetstream(nats_url, _delete_streams)
     env = {name: value for name, value in os.environ.items() if not name.startswith("TRIPLINE_FAILPOINTS")}
     env |= {f"{service.upper()}_DATABASE_URL": url for service, url in provisioned.items()}
     # A crashed worker's unacknowledged deliveries come back after the ack wait: short here, 30 s by default.
@@ -56,9 +55,6 @@ def _truncate_all(urls: dict[str, str]) -> None:
                 connection.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
 
 
-async def _delete_streams(nats_url: str) -> None:
-    client = await nats.connect(nats_url)
-    js = client.jetstream()
+async def _delete_streams(js: JetStreamContext) -> None:
     for stream in await js.streams_info():
         await js.delete_stream(stream.config.name)
-    await client.drain()

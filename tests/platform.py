@@ -2,21 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
+import nats
 import psycopg
 import requests
+from nats.js import JetStreamContext
 
 from devstack.readiness import free_port
+from tripline.auth.tokens import issue_dev_token
 
 SERVICES = ("inventory", "bookings", "payments", "search")
+ADMIN = {"Authorization": f"Bearer {issue_dev_token('ops', 'admin')}"}
+T = TypeVar("T")
+
+
+def on_jetstream(nats_url: str, action: Callable[[JetStreamContext], Awaitable[T]]) -> T:
+    """Run one JetStream call from synchronous test code, on a connection of its own."""
+
+    async def run() -> T:
+        client = await nats.connect(nats_url)
+        try:
+            return await action(client.jetstream())
+        finally:
+            await client.drain()
+
+    return asyncio.run(run())
+
+
+def send_probe(bookings: str, **headers: str) -> str:
+    """Ask bookings to send a messaging probe through inventory; returns its id."""
+    response = requests.post(f"{bookings}/admin/messaging-probes", headers=ADMIN | headers, timeout=5)
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
+def answered_probe(bookings: str, probe_id: str) -> dict[str, Any] | None:
+    """The probe once its answer has come back, else None."""
+    probe: dict[str, Any] = requests.get(
+        f"{bookings}/admin/messaging-probes/{probe_id}", headers=ADMIN, timeout=5
+    ).json()
+    return probe if probe["answered_at"] else None
 
 
 def wait_for(

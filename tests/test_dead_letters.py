@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
 
-import nats
 import requests
+from nats.js import JetStreamContext
 
 from devstack.readiness import free_port
 
-from .platform import Platform, wait_for
+from .platform import Platform, on_jetstream, wait_for
 
 
-def _publish_garbage(nats_url: str) -> None:
-    async def publish() -> None:
-        client = await nats.connect(nats_url)
-        await client.jetstream().publish("inventory.cmd.probe", b"not an envelope", headers={"Nats-Msg-Id": "junk-1"})
-        await client.drain()
-
-    asyncio.run(publish())
+async def _publish_garbage(js: JetStreamContext) -> None:
+    await js.publish("inventory.cmd.probe", b"not an envelope", headers={"Nats-Msg-Id": "junk-1"})
 
 
 def _metric(port: int, name: str) -> float | None:
@@ -51,7 +45,7 @@ def test_an_invalid_command_is_counted_listed_and_discarded(platform: Platform) 
     platform.worker("inventory", WORKER_METRICS_PORT=str(metrics_port), DLQ_WATCH_SECONDS="0.2")
     wait_for(lambda: _metric(metrics_port, "tripline_dead_letters_pending") == 0, what="worker watching DLQ")
 
-    _publish_garbage(platform.env["NATS_URL"])
+    on_jetstream(platform.env["NATS_URL"], _publish_garbage)
 
     wait_for(lambda: _metric(metrics_port, "tripline_dead_letters_pending") == 1, what="dead letter counted")
     listed = _cli(platform, "list")

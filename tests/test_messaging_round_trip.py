@@ -2,64 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
-import nats
 import pytest
-import requests
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from tripline.auth.tokens import issue_dev_token
-
-from .platform import Platform, wait_for
+from .platform import Platform, answered_probe, on_jetstream, send_probe, wait_for
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
-ADMIN = {"Authorization": f"Bearer {issue_dev_token('ops', 'admin')}"}
 
 
-def _stream_exists(nats_url: str, name: str) -> bool:
-    async def check() -> bool:
-        client = await nats.connect(nats_url)
-        try:
-            await client.jetstream().stream_info(name)
-            return True
-        except NotFoundError:
-            return False
-        finally:
-            await client.drain()
-
-    return asyncio.run(check())
+async def _has_stream(js: JetStreamContext, name: str) -> bool:
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        return False
+    return True
 
 
-def _command_deliveries(nats_url: str) -> int:
+async def _command_deliveries(js: JetStreamContext) -> int:
     """How many stored commands inventory's consumer has been handed (its delivered stream sequence)."""
-
-    async def check() -> int:
-        client = await nats.connect(nats_url)
-        try:
-            info = await client.jetstream().consumer_info("INVENTORY_CMD", "inventory-commands")
-            return int(info.delivered.stream_seq)
-        finally:
-            await client.drain()
-
-    return asyncio.run(check())
-
-
-def _send_probe(bookings: str, **headers: str) -> str:
-    response = requests.post(f"{bookings}/admin/messaging-probes", headers=ADMIN | headers, timeout=5)
-    assert response.status_code == 202, response.text
-    return str(response.json()["id"])
-
-
-def _answered(bookings: str, probe_id: str) -> dict[str, object] | None:
-    probe = requests.get(f"{bookings}/admin/messaging-probes/{probe_id}", headers=ADMIN, timeout=5).json()
-    return probe if probe["answered_at"] else None
+    return int((await js.consumer_info("INVENTORY_CMD", "inventory-commands")).delivered.stream_seq)
 
 
 def _start_inventory(platform: Platform, **env: str) -> None:
     platform.worker("inventory", **env)
-    wait_for(lambda: _stream_exists(platform.env["NATS_URL"], "INVENTORY_CMD"), what="inventory streams declared")
+    nats_url = platform.env["NATS_URL"]
+    wait_for(lambda: on_jetstream(nats_url, lambda js: _has_stream(js, "INVENTORY_CMD")), what="streams declared")
 
 
 def test_probe_travels_to_inventory_and_its_answer_comes_back_once(platform: Platform) -> None:
@@ -67,8 +37,8 @@ def test_probe_travels_to_inventory_and_its_answer_comes_back_once(platform: Pla
     bookings = platform.web("bookings")
     platform.worker("bookings")
 
-    probe_id = _send_probe(bookings, traceparent=f"00-{TRACE_ID}-00f067aa0ba902b7-01")
-    probe = wait_for(lambda: _answered(bookings, probe_id), what="probe answered")
+    probe_id = send_probe(bookings, traceparent=f"00-{TRACE_ID}-00f067aa0ba902b7-01")
+    probe = wait_for(lambda: answered_probe(bookings, probe_id), what="probe answered")
 
     assert probe["answers"] == 1  # type: ignore[index]
     assert platform.sql("bookings", "SELECT count(*) FROM outbox WHERE published_at IS NULL") == [(0,)]
@@ -89,7 +59,7 @@ def test_relay_killed_after_publishing_before_marking_leads_to_one_effect(
 ) -> None:
     _start_inventory(platform, NATS_DUPLICATE_WINDOW_SECONDS=duplicate_window)
     bookings = platform.web("bookings")
-    probe_id = _send_probe(bookings)
+    probe_id = send_probe(bookings)
 
     crashing = platform.worker("bookings", TRIPLINE_FAILPOINTS="relay.after_publish")
     assert crashing.wait_exit() == -9  # SIGKILL, between JetStream's ack and the outbox update
@@ -101,7 +71,7 @@ def test_relay_killed_after_publishing_before_marking_leads_to_one_effect(
         wait_for(lambda: time.monotonic() - started > 1.5, what="duplicate window passed")
 
     platform.worker("bookings")
-    probe = wait_for(lambda: _answered(bookings, probe_id), what="probe answered")
+    probe = wait_for(lambda: answered_probe(bookings, probe_id), what="probe answered")
     wait_for(
         lambda: platform.sql("bookings", "SELECT count(*) FROM outbox WHERE published_at IS NULL") == [(0,)],
         what="outbox marked",
@@ -109,7 +79,7 @@ def test_relay_killed_after_publishing_before_marking_leads_to_one_effect(
 
     assert probe["answers"] == 1  # type: ignore[index]
     # Within the window JetStream dropped the second publish; past it, both copies reached inventory.
-    assert _command_deliveries(platform.env["NATS_URL"]) == (2 if duplicate_window == "1" else 1)
+    assert on_jetstream(platform.env["NATS_URL"], _command_deliveries) == (2 if duplicate_window == "1" else 1)
     assert platform.sql("inventory", "SELECT count(*) FROM outbox WHERE message_type = 'inventory.probe_answered'") == [
         (1,)
     ]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import nats
 import pytest
 import requests
+from nats.js import JetStreamContext
 
-from .platform import SERVICES, Platform, wait_for
+from .platform import SERVICES, Platform, on_jetstream, wait_for
 
 OWNED_STREAMS = {
     "inventory": {"INVENTORY_CMD", "INVENTORY_EVT"},
@@ -71,20 +69,13 @@ def test_worker_declares_its_streams_and_drains_on_sigterm(platform: Platform, s
     worker = platform.worker(service)
     expected = OWNED_STREAMS[service] | {"DLQ"}
 
-    wait_for(lambda: expected <= _stream_names(platform.env["NATS_URL"]), what=f"{service} streams")
+    wait_for(lambda: expected <= on_jetstream(platform.env["NATS_URL"], _stream_names), what=f"{service} streams")
 
     assert worker.stop() == 0, worker.log()
 
 
-def _stream_names(nats_url: str) -> set[str]:
-    async def names() -> set[str]:
-        client = await nats.connect(nats_url)
-        try:
-            return {info.config.name for info in await client.jetstream().streams_info()}
-        finally:
-            await client.drain()
-
-    return asyncio.run(names())
+async def _stream_names(js: JetStreamContext) -> set[str]:
+    return {info.config.name for info in await js.streams_info()}
 
 
 def test_readiness_tolerates_a_newer_schema_but_not_an_older_one(platform: Platform) -> None:
