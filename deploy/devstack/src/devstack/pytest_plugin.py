@@ -9,7 +9,7 @@ Per-test databases: ``devstack.provision.create_database`` / ``drop_database`` w
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -20,28 +20,26 @@ from devstack.postgres import EmbeddedPostgres
 @pytest.fixture(scope="session")
 def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Superuser URL of a PostgreSQL server on 127.0.0.1 for the whole session."""
-    external = os.environ.get("TEST_POSTGRES_ADMIN_URL")
-    if external:
-        yield external
-        return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("devstack") / "postgres")
-    server.start()
-    try:
-        yield server.admin_url
-    finally:
-        server.stop()
+    yield from _session_server(
+        "TEST_POSTGRES_ADMIN_URL", lambda: EmbeddedPostgres(tmp_path_factory.mktemp("devstack") / "postgres")
+    )
 
 
 @pytest.fixture(scope="session")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Client URL of a NATS server with JetStream on 127.0.0.1 for the whole session."""
-    external = os.environ.get("TEST_NATS_URL")
+    yield from _session_server("TEST_NATS_URL", lambda: EmbeddedNats(tmp_path_factory.mktemp("devstack") / "nats"))
+
+
+def _session_server(variable: str, embedded: Callable[[], EmbeddedPostgres | EmbeddedNats]) -> Iterator[str]:
+    """The server named by ``variable`` if set (left running), else an embedded one stopped at the end."""
+    external = os.environ.get(variable)
     if external:
         yield external
         return
-    server = EmbeddedNats(tmp_path_factory.mktemp("devstack") / "nats")
+    server = embedded()
     server.start()
     try:
-        yield server.url
+        yield server.admin_url if isinstance(server, EmbeddedPostgres) else server.url
     finally:
         server.stop()
