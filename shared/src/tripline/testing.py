@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import create_engine, inspect
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, create_engine, inspect
 
 from tripline.messaging.contracts import Contract
 from tripline.messaging.envelope import Envelope
@@ -26,6 +28,18 @@ def assert_migrations_reversible(migrations_dir: Path, database_url: str) -> Non
         assert database_revision(engine) == head_revision(migrations_dir)
     finally:
         engine.dispose()
+
+
+def assert_tables_match_migrations(migrations_dir: Path, database_url: str, metadata: MetaData) -> None:
+    """The service's table definitions and the schema its migrations build must not drift apart."""
+    command.upgrade(alembic_config(migrations_dir, database_url), "head")
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    finally:
+        engine.dispose()
+    assert not differences, f"tables and migrations differ: {differences}"
 
 
 class FakeOutbox:

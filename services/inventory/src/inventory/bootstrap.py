@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 
 from inventory import SERVICE, VERSION
 from inventory.adapters.tables import plumbing
 from inventory.config import MIGRATIONS_DIR, InventorySettings
+from inventory.entrypoints.fleet_api import fleet_blueprint
+from inventory.entrypoints.hotels_api import hotels_blueprint
+from inventory.entrypoints.suppliers_api import suppliers_blueprint
 from inventory.service_layer.probes import answer_probe
 from tripline.http.app import create_service_app
 from tripline.messaging.contracts import ProbeRequested
+from tripline.messaging.outbox import OutboxUnitOfWork
 from tripline.messaging.streams import ConsumerSpec, command_stream, event_stream
 from tripline.worker import Subscription, WorkerDefinition, define_worker
 
@@ -18,9 +24,13 @@ COMMANDS = ConsumerSpec(durable="inventory-commands", stream="INVENTORY_CMD", su
 
 def build_app(settings: InventorySettings) -> Flask:
     """The web app with every inventory route."""
-    return create_service_app(
+    app = create_service_app(
         name=SERVICE, version=VERSION, settings=settings, tables=plumbing, migrations_dir=MIGRATIONS_DIR
     )
+    unit_of_work = partial(OutboxUnitOfWork, app.extensions["tripline"].session_factory, plumbing.outbox, SERVICE)
+    for blueprint in (suppliers_blueprint, fleet_blueprint, hotels_blueprint):
+        app.register_blueprint(blueprint(unit_of_work, settings))
+    return app
 
 
 def build_worker(settings: InventorySettings) -> WorkerDefinition:

@@ -1,0 +1,1 @@
+"""Message payloads exchanged between services, one module per publishing context."""
