@@ -50,7 +50,7 @@ class WorkerDefinition:
     database_url: str
     outbox: Table
     inbox: Table
-    unit_of_work: Callable[[], UnitOfWork]
+    unit_of_work: Callable[[], OutboxUnitOfWork]
     owned_streams: Sequence[StreamSpec]
     subscriptions: Sequence[Subscription] = ()
     timers: Sequence[Timer] = field(default_factory=tuple)

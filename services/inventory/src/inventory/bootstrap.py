@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 
 from flask import Flask
@@ -12,12 +14,15 @@ from inventory.config import MIGRATIONS_DIR, InventorySettings
 from inventory.entrypoints.fleet_api import fleet_blueprint
 from inventory.entrypoints.hotels_api import hotels_blueprint
 from inventory.entrypoints.suppliers_api import suppliers_blueprint
+from inventory.service_layer.holds import confirm_hold, release_hold, release_lapsed_holds, reserve_inventory
 from inventory.service_layer.probes import answer_probe
+from tripline.contracts.inventory import ConfirmHold, ReleaseHold, ReserveInventory
 from tripline.http.app import create_service_app
-from tripline.messaging.contracts import ProbeRequested
+from tripline.messaging.contracts import Contract, ProbeRequested
+from tripline.messaging.inbox import Handler
 from tripline.messaging.outbox import OutboxUnitOfWork
 from tripline.messaging.streams import ConsumerSpec, command_stream, event_stream
-from tripline.worker import Subscription, WorkerDefinition, define_worker
+from tripline.worker import Subscription, WorkerDefinition, define_worker, every
 
 COMMANDS = ConsumerSpec(durable="inventory-commands", stream="INVENTORY_CMD", subjects=("inventory.cmd.>",))
 
@@ -34,11 +39,20 @@ def build_app(settings: InventorySettings) -> Flask:
 
 
 def build_worker(settings: InventorySettings) -> WorkerDefinition:
-    """The worker: relay, command consumer and timers."""
-    return define_worker(
+    """The worker: relay, the hold command consumer and the hold sweeper."""
+    grace = timedelta(seconds=settings.hold_grace_seconds)
+    handlers: dict[type[Contract], Handler[OutboxUnitOfWork]] = {
+        ReserveInventory: reserve_inventory,
+        ConfirmHold: partial(confirm_hold, grace=grace),
+        ReleaseHold: release_hold,
+        ProbeRequested: answer_probe,
+    }
+    worker = define_worker(
         SERVICE,
         settings.database_url.get_secret_value(),
         plumbing,
         owned_streams=(command_stream(SERVICE), event_stream(SERVICE)),
-        subscriptions=(Subscription(COMMANDS, {ProbeRequested: answer_probe}),),
+        subscriptions=(Subscription(COMMANDS, handlers),),
     )
+    sweeper = every(settings.hold_sweep_seconds, partial(release_lapsed_holds, worker.unit_of_work, grace))
+    return replace(worker, timers=(*worker.timers, sweeper))

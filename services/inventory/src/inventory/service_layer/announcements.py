@@ -27,7 +27,7 @@ from tripline.contracts.inventory import (
 from tripline.contracts.values import Money
 from tripline.messaging.contracts import Contract
 
-Row = Mapping[str, Any]
+Row = Mapping[Any, Any]  # a RowMapping or a plain dict
 
 
 def supplier_status_changed(kind: str, supplier: Row) -> Contract:
