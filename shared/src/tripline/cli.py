@@ -7,7 +7,8 @@ import asyncio
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import nats
@@ -23,15 +24,27 @@ from tripline.migrations import upgrade_to_head
 from tripline.settings import MessagingSettings, ServiceSettings, SettingsError
 
 
+@dataclass(frozen=True)
+class ServiceCommand:
+    """A service's own operator command: its help line and what it runs (given the settings; returns a status)."""
+
+    help: str
+    run: Callable[[ServiceSettings], int]
+
+
 def run_service_cli(
     service: str,
     migrations_dir: Path,
     load_settings: Callable[[], ServiceSettings],
     argv: Sequence[str] | None = None,
+    commands: Mapping[str, ServiceCommand] | None = None,
 ) -> int:
     """Parse the command line and run one operator command; returns the exit status."""
-    args = _parser(service).parse_args(argv)
+    own = dict(commands or {})
+    args = _parser(service, own).parse_args(argv)
     try:
+        if args.command in own:
+            return own[args.command].run(load_settings())
         if args.command == "migrate":
             upgrade_to_head(migrations_dir, load_settings().database_url.get_secret_value())
             print(f"{service}: database at the newest migration")
@@ -42,10 +55,12 @@ def run_service_cli(
         return 2
 
 
-def _parser(service: str) -> argparse.ArgumentParser:
+def _parser(service: str, own: Mapping[str, ServiceCommand]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"python -m {service}.entrypoints.cli")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="upgrade the database to the newest migration")
+    for name, command in own.items():
+        commands.add_parser(name, help=command.help)
     letters = commands.add_parser("dead-letters", help="inspect, replay or discard dead-lettered messages")
     actions = letters.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="print the oldest entries as JSON lines")

@@ -16,7 +16,7 @@ from prometheus_client import Gauge, start_http_server
 from sqlalchemy import Table, delete, func
 from sqlalchemy.orm import Session, sessionmaker
 
-from tripline.db import UnitOfWork, make_async_engine, make_engine, make_session_factory
+from tripline.db import make_async_engine, make_engine, make_session_factory
 from tripline.lifecycle import growing_pause, pause, stop_on_signals
 from tripline.messaging.consumer import MessageConsumer
 from tripline.messaging.contracts import Contract
