@@ -1,0 +1,208 @@
+"""Buses and their schedules: what a seat map, a bus and a departure must be before anyone can sell them."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+BusType = Literal["seater", "sleeper", "semi_sleeper"]
+ShownSeatStatus = Literal["available", "held", "sold"]
+
+MAX_SEATS = 100
+MAX_AMENITIES = 30
+MAX_REGISTRATION_LENGTH = 20
+MAX_PLACE_NAME_LENGTH = 100
+SEAT_LABEL = re.compile(r"[A-Za-z0-9-]{1,8}")
+AMENITY = re.compile(r"[a-z0-9_]{1,32}")
+
+# Inside inventory a seat is free, held or sold; travellers read "free" as "available".
+SEAT_STATUS_SHOWN: dict[str, ShownSeatStatus] = {"free": "available", "held": "held", "sold": "sold"}
+
+
+class ScheduleStatus(enum.StrEnum):
+    """Whether a departure still runs."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule, located by the request field it concerns (``seats[3]``)."""
+
+    field: str
+    message: str
+
+
+class RulesBroken(Exception):
+    """The bus or schedule described breaks one or more rules; ``violations`` says which."""
+
+    def __init__(self, violations: Sequence[Violation]):
+        super().__init__("; ".join(f"{v.field}: {v.message}" for v in violations))
+        self.violations = tuple(violations)
+
+
+class AlreadyCancelled(Exception):
+    """The schedule was cancelled before."""
+
+
+class AlreadyDeparted(Exception):
+    """The bus has left: there is nothing left to cancel."""
+
+
+@dataclass(frozen=True, slots=True)
+class BusSpec:
+    """A bus that keeps every rule, its registration normalised."""
+
+    registration: str
+    bus_type: BusType
+    amenities: tuple[str, ...]
+    seat_labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """A schedule that keeps every rule: trimmed place names, UTC times, a fare in minor units."""
+
+    origin: str
+    destination: str
+    departs_at: datetime
+    arrives_at: datetime
+    fare_minor: int
+    currency: str
+
+
+def describe_bus(registration: str, bus_type: BusType, amenities: Sequence[str], seats: Sequence[str]) -> BusSpec:
+    """The bus as it will be kept, or ``RulesBroken`` naming every bad field."""
+    violations = [*registration_violations(registration), *amenity_violations(amenities), *seat_map_violations(seats)]
+    if violations:
+        raise RulesBroken(violations)
+    return BusSpec(normalised_registration(registration), bus_type, tuple(amenities), tuple(seats))
+
+
+def normalised_registration(registration: str) -> str:
+    """Registrations compare as written on the plate: no surrounding spaces, upper case."""
+    return registration.strip().upper()
+
+
+def registration_violations(registration: str) -> list[Violation]:
+    """A registration is 1-20 printable characters once normalised."""
+    plate = normalised_registration(registration)
+    if not 1 <= len(plate) <= MAX_REGISTRATION_LENGTH:
+        return [Violation("registration", f"Registration must be 1 to {MAX_REGISTRATION_LENGTH} characters")]
+    if not plate.isprintable():
+        return [Violation("registration", "Registration must not contain control characters")]
+    return []
+
+
+def amenity_violations(amenities: Sequence[str]) -> list[Violation]:
+    """At most 30 distinct lowercase tokens of letters, digits and underscores."""
+    if len(amenities) > MAX_AMENITIES:
+        return [Violation("amenities", f"At most {MAX_AMENITIES} amenities")]
+    return _item_violations("amenities", amenities, AMENITY, "Amenity must be 1 to 32 of a-z, 0-9 and _")
+
+
+def seat_map_violations(labels: Sequence[str]) -> list[Violation]:
+    """1-100 distinct seat labels, each 1-8 letters, digits or hyphens."""
+    if not 1 <= len(labels) <= MAX_SEATS:
+        return [Violation("seats", f"A bus has 1 to {MAX_SEATS} seats")]
+    return _item_violations("seats", labels, SEAT_LABEL, "Seat label must be 1 to 8 letters, digits or hyphens")
+
+
+def _item_violations(field: str, items: Sequence[str], pattern: re.Pattern[str], message: str) -> list[Violation]:
+    """Each item matching ``pattern`` and none repeated; a repeat is reported where it reappears."""
+    violations = [Violation(f"{field}[{i}]", message) for i, item in enumerate(items) if not pattern.fullmatch(item)]
+    violations += [Violation(f"{field}[{i}]", "Duplicate value") for i in _repeats(items)]
+    return sorted(violations, key=lambda v: (len(v.field), v.field))
+
+
+def _repeats(items: Iterable[str]) -> list[int]:
+    seen: Counter[str] = Counter()
+    repeats = []
+    for index, item in enumerate(items):
+        seen[item] += 1
+        if seen[item] > 1:
+            repeats.append(index)
+    return repeats
+
+
+def plan_departure(
+    origin: str,
+    destination: str,
+    departs_at: datetime,
+    arrives_at: datetime,
+    fare_minor: int,
+    currency: str,
+    *,
+    now: datetime,
+) -> Departure:
+    """The schedule as it will be kept, or ``RulesBroken`` naming every bad field."""
+    violations = [*route_violations(origin, destination), *timing_violations(departs_at, arrives_at, now)]
+    if violations:
+        raise RulesBroken(violations)
+    return Departure(
+        origin.strip(),
+        destination.strip(),
+        departs_at.astimezone(UTC),
+        arrives_at.astimezone(UTC),
+        fare_minor,
+        currency,
+    )
+
+
+def route_violations(origin: str, destination: str) -> list[Violation]:
+    """Both places named (1-100 printable characters, trimmed), and not the same place."""
+    violations = [*_place_violations("origin", origin), *_place_violations("destination", destination)]
+    if not violations and origin.strip().casefold() == destination.strip().casefold():
+        violations.append(Violation("destination", "Destination must differ from origin"))
+    return violations
+
+
+def _place_violations(field: str, name: str) -> list[Violation]:
+    place = name.strip()
+    if not 1 <= len(place) <= MAX_PLACE_NAME_LENGTH:
+        return [Violation(field, f"Must be 1 to {MAX_PLACE_NAME_LENGTH} characters")]
+    if not place.isprintable():
+        return [Violation(field, "Must not contain control characters")]
+    return []
+
+
+def timing_violations(departs_at: datetime, arrives_at: datetime, now: datetime) -> list[Violation]:
+    """Both times absolute and representable, departure in the future, arrival after it."""
+    violations = [*_instant_violations("departs_at", departs_at), *_instant_violations("arrives_at", arrives_at)]
+    if violations:
+        return violations
+    if departs_at <= now:
+        violations.append(Violation("departs_at", "Departure must be in the future"))
+    if arrives_at <= departs_at:
+        violations.append(Violation("arrives_at", "Arrival must be after departure"))
+    return violations
+
+
+def _instant_violations(field: str, moment: datetime) -> list[Violation]:
+    # A naive time is ambiguous by up to a day, and cannot be compared with an aware one at all.
+    if moment.utcoffset() is None:
+        return [Violation(field, "Timestamp must include a timezone offset")]
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is past datetime.max in UTC
+        return [Violation(field, "Timestamp is out of range")]
+    return []
+
+
+def ensure_cancellable(status: str, departs_at: datetime, now: datetime) -> None:
+    """Only an active schedule that has not yet departed can be cancelled."""
+    if status == ScheduleStatus.CANCELLED:
+        raise AlreadyCancelled()
+    if departs_at <= now:
+        raise AlreadyDeparted()
+
+
+def shown_seat_status(status: str) -> ShownSeatStatus:
+    """A seat's status as the seat map shows it."""
+    return SEAT_STATUS_SHOWN[status]
