@@ -17,6 +17,7 @@ import nats
 import psycopg
 import requests
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 
 from devstack.readiness import free_port
 from tripline.auth.tokens import issue_dev_token
@@ -37,6 +38,15 @@ def on_jetstream(nats_url: str, action: Callable[[JetStreamContext], Awaitable[T
             await client.drain()
 
     return asyncio.run(run())
+
+
+async def has_stream(js: JetStreamContext, name: str) -> bool:
+    """Whether JetStream has a stream called ``name``."""
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        return False
+    return True
 
 
 def send_probe(bookings: str, **headers: str) -> str:
@@ -125,6 +135,13 @@ class Platform:
         """Start ``python -m <service>.entrypoints.worker``."""
         command = [sys.executable, "-m", f"{service}.entrypoints.worker"]
         return self._start(f"{service}-worker", command, extra_env)
+
+    def ready_worker(self, service: str, **extra_env: str) -> Process:
+        """Start a worker and return once the command stream it owns is declared."""
+        process = self.worker(service, **extra_env)
+        stream = f"{service.upper()}_CMD"
+        wait_for(lambda: on_jetstream(self.env["NATS_URL"], lambda js: has_stream(js, stream)), what=f"{stream}")
+        return process
 
     def web(self, service: str, *, until: str = "/readyz", **extra_env: str) -> str:
         """Start the service under gunicorn; returns its base URL once ``until`` answers 200."""

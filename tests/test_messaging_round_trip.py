@@ -6,19 +6,10 @@ import time
 
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
 from .platform import Platform, answered_probe, on_jetstream, send_probe, wait_for
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
-
-
-async def _has_stream(js: JetStreamContext, name: str) -> bool:
-    try:
-        await js.stream_info(name)
-    except NotFoundError:
-        return False
-    return True
 
 
 async def _command_deliveries(js: JetStreamContext) -> int:
@@ -27,9 +18,7 @@ async def _command_deliveries(js: JetStreamContext) -> int:
 
 
 def _start_inventory(platform: Platform, **env: str) -> None:
-    platform.worker("inventory", **env)
-    nats_url = platform.env["NATS_URL"]
-    wait_for(lambda: on_jetstream(nats_url, lambda js: _has_stream(js, "INVENTORY_CMD")), what="streams declared")
+    platform.ready_worker("inventory", **env)
 
 
 def test_probe_travels_to_inventory_and_its_answer_comes_back_once(platform: Platform) -> None:
