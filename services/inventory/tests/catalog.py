@@ -108,7 +108,7 @@ def _supplier(database_url: str, table: str, status: str, account: str | None) -
     supplier_id = uuid.uuid4()
     sql(
         database_url,
-        f"INSERT INTO {table} (id, account_id, name, contact_email, approval_status, submitted_at)"  # noqa: S608
+        f"INSERT INTO {table} (id, account_id, name, contact_email, approval_status, submitted_at)"
         " VALUES (%s, %s, 'Konkan Travels', 'ops@konkan.example', %s, now())",
         supplier_id,
         account or f"account-{supplier_id.hex[:8]}",

@@ -67,7 +67,8 @@ class HoldDesk:
         """The one hold event caused by ``envelope``."""
         rows = sql(
             self.database_url,
-            "SELECT subject, envelope FROM outbox WHERE envelope->>'causation_id' = %s AND subject LIKE 'inventory.evt.hold.%%'",
+            "SELECT subject, envelope FROM outbox"
+            " WHERE envelope->>'causation_id' = %s AND subject LIKE 'inventory.evt.hold.%%'",
             str(envelope.id),
         )
         assert len(rows) == 1, f"expected one reply, found {len(rows)}"

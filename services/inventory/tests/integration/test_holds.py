@@ -92,7 +92,9 @@ def test_fifty_concurrent_reserves_never_hold_a_seat_twice(
     requests = {uuid.uuid4(): [labels[(n * 7 + k) % 40] for k in range(3)] for n in range(50)}
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        replies = dict(zip(requests, pool.map(lambda b: desk.reserve(b, seats(schedule_id, *requests[b])), requests)))
+        replies = dict(
+            zip(requests, pool.map(lambda b: desk.reserve(b, seats(schedule_id, *requests[b])), requests), strict=True)
+        )
 
     assert {kind for kind, _ in replies.values()} <= {"reserved", "rejected"}
     reserved = {booking for booking, (kind, _) in replies.items() if kind == "reserved"}
@@ -118,7 +120,7 @@ def test_twenty_concurrent_stays_never_exceed_three_rooms(
         return desk.reserve(booking, rooms(room_type_id, check_in, check_in + timedelta(days=length)))
 
     with ThreadPoolExecutor(max_workers=10) as pool:
-        replies = dict(zip(stays, pool.map(reserve, stays)))
+        replies = dict(zip(stays, pool.map(reserve, stays), strict=True))
 
     assert {kind for kind, _ in replies.values()} <= {"reserved", "rejected"}
     expected_held: dict[date, int] = {}

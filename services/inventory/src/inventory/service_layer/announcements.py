@@ -97,7 +97,9 @@ def hotel_upserted(session: Session, hotel_id: uuid.UUID) -> HotelUpserted:
         amenities=list(hotel["amenities"]),
         is_active=hotel["is_active"],
         room_types=[
-            RoomTypeView(room_type_id=kind["id"], name=kind["name"], capacity=kind["capacity"], amenities=kind["amenities"])
+            RoomTypeView(
+                room_type_id=kind["id"], name=kind["name"], capacity=kind["capacity"], amenities=kind["amenities"]
+            )
             for kind in kinds
         ],
         version=hotel["version"],
@@ -120,4 +122,3 @@ def room_nights_changed(room_type_id: uuid.UUID, hotel_id: uuid.UUID, nights: It
             for night in nights
         ],
     )
-
