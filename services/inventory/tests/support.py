@@ -20,7 +20,7 @@ ADMIN = bearer("admin-1", "admin")
 def sql(database_url: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
     """Run one statement on the inventory database and return its rows (empty for statements without rows)."""
     with psycopg.connect(plain_url(database_url), autocommit=True) as connection:
-        cursor = connection.execute(statement, params)  # type: ignore[arg-type]
+        cursor = connection.execute(statement, params)
         return cursor.fetchall() if cursor.description else []
 
 

@@ -2,12 +2,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from inventory.domain.amenities import amenity_violations
 from inventory.domain.fleet import (
     AlreadyCancelled,
     AlreadyDeparted,
-    RulesBroken,
-    Violation,
-    amenity_violations,
     describe_bus,
     ensure_cancellable,
     plan_departure,
@@ -17,6 +15,7 @@ from inventory.domain.fleet import (
     shown_seat_status,
     timing_violations,
 )
+from inventory.domain.violations import RulesBroken, Violation
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 DEPARTS = NOW + timedelta(days=1)

@@ -2,15 +2,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from inventory.domain.stays import (
-    MAX_NIGHTS,
-    InvalidNights,
-    NightRange,
-    Objection,
-    allotment_range,
-    available,
-    night_range,
-)
+from inventory.domain.stays import MAX_NIGHTS, NightRange, allotment_range, available, night_range
+from inventory.domain.violations import RulesBroken, Violation
 
 TODAY = date(2026, 12, 1)
 
@@ -34,16 +27,16 @@ def test_a_year_of_nights_is_the_longest_range() -> None:
 
 
 def test_one_night_more_than_a_year_is_refused_on_to() -> None:
-    with pytest.raises(InvalidNights) as refused:
+    with pytest.raises(RulesBroken) as refused:
         night_range(TODAY, TODAY + timedelta(days=MAX_NIGHTS + 1))
-    assert [o.field for o in refused.value.objections] == ["to"]
+    assert [v.field for v in refused.value.violations] == ["to"]
 
 
 @pytest.mark.parametrize("end", [TODAY, TODAY - timedelta(days=1)])
 def test_an_end_on_or_before_the_start_is_refused(end: date) -> None:
-    with pytest.raises(InvalidNights) as refused:
+    with pytest.raises(RulesBroken) as refused:
         night_range(TODAY, end)
-    assert refused.value.objections == (Objection("to", "Must be after from"),)
+    assert refused.value.violations == (Violation("to", "Must be after from"),)
 
 
 def test_reading_past_nights_is_allowed() -> None:
@@ -55,20 +48,20 @@ def test_an_allotment_may_start_today() -> None:
 
 
 def test_an_allotment_starting_yesterday_is_refused_on_from() -> None:
-    with pytest.raises(InvalidNights) as refused:
+    with pytest.raises(RulesBroken) as refused:
         allotment_range(TODAY - timedelta(days=1), TODAY + timedelta(days=7), today=TODAY)
-    assert [o.field for o in refused.value.objections] == ["from"]
-    assert "2026-12-01" in refused.value.objections[0].message
+    assert [v.field for v in refused.value.violations] == ["from"]
+    assert "2026-12-01" in refused.value.violations[0].message
 
 
 def test_an_allotment_both_past_and_reversed_names_both_bounds() -> None:
-    with pytest.raises(InvalidNights) as refused:
+    with pytest.raises(RulesBroken) as refused:
         allotment_range(TODAY - timedelta(days=1), TODAY - timedelta(days=2), today=TODAY)
-    assert [o.field for o in refused.value.objections] == ["from", "to"]
+    assert [v.field for v in refused.value.violations] == ["from", "to"]
 
 
 def test_an_allotment_longer_than_a_year_is_refused() -> None:
-    with pytest.raises(InvalidNights):
+    with pytest.raises(RulesBroken):
         allotment_range(TODAY, TODAY + timedelta(days=MAX_NIGHTS + 1), today=TODAY)
 
 

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import enum
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
+
+from inventory.domain.amenities import amenity_violations
+from inventory.domain.violations import RulesBroken, Violation, item_violations
 
 BusType = Literal["seater", "sleeper", "semi_sleeper"]
 ShownSeatStatus = Literal["available", "held", "sold"]
 
 MAX_SEATS = 100
-MAX_AMENITIES = 30
 MAX_REGISTRATION_LENGTH = 20
 MAX_PLACE_NAME_LENGTH = 100
 SEAT_LABEL = re.compile(r"[A-Za-z0-9-]{1,8}")
-AMENITY = re.compile(r"[a-z0-9_]{1,32}")
 
 # Inside inventory a seat is free, held or sold; travellers read "free" as "available".
 SEAT_STATUS_SHOWN: dict[str, ShownSeatStatus] = {"free": "available", "held": "held", "sold": "sold"}
@@ -29,22 +29,6 @@ class ScheduleStatus(enum.StrEnum):
 
     ACTIVE = "active"
     CANCELLED = "cancelled"
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One broken rule, located by the request field it concerns (``seats[3]``)."""
-
-    field: str
-    message: str
-
-
-class RulesBroken(Exception):
-    """The bus or schedule described breaks one or more rules; ``violations`` says which."""
-
-    def __init__(self, violations: Sequence[Violation]):
-        super().__init__("; ".join(f"{v.field}: {v.message}" for v in violations))
-        self.violations = tuple(violations)
 
 
 class AlreadyCancelled(Exception):
@@ -100,35 +84,11 @@ def registration_violations(registration: str) -> list[Violation]:
     return []
 
 
-def amenity_violations(amenities: Sequence[str]) -> list[Violation]:
-    """At most 30 distinct lowercase tokens of letters, digits and underscores."""
-    if len(amenities) > MAX_AMENITIES:
-        return [Violation("amenities", f"At most {MAX_AMENITIES} amenities")]
-    return _item_violations("amenities", amenities, AMENITY, "Amenity must be 1 to 32 of a-z, 0-9 and _")
-
-
 def seat_map_violations(labels: Sequence[str]) -> list[Violation]:
     """1-100 distinct seat labels, each 1-8 letters, digits or hyphens."""
     if not 1 <= len(labels) <= MAX_SEATS:
         return [Violation("seats", f"A bus has 1 to {MAX_SEATS} seats")]
-    return _item_violations("seats", labels, SEAT_LABEL, "Seat label must be 1 to 8 letters, digits or hyphens")
-
-
-def _item_violations(field: str, items: Sequence[str], pattern: re.Pattern[str], message: str) -> list[Violation]:
-    """Each item matching ``pattern`` and none repeated; a repeat is reported where it reappears."""
-    violations = [Violation(f"{field}[{i}]", message) for i, item in enumerate(items) if not pattern.fullmatch(item)]
-    violations += [Violation(f"{field}[{i}]", "Duplicate value") for i in _repeats(items)]
-    return sorted(violations, key=lambda v: (len(v.field), v.field))
-
-
-def _repeats(items: Iterable[str]) -> list[int]:
-    seen: Counter[str] = Counter()
-    repeats = []
-    for index, item in enumerate(items):
-        seen[item] += 1
-        if seen[item] > 1:
-            repeats.append(index)
-    return repeats
+    return item_violations("seats", labels, SEAT_LABEL, "Seat label must be 1 to 8 letters, digits or hyphens")
 
 
 def plan_departure(

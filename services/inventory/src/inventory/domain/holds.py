@@ -7,6 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from inventory.domain.approvals import is_sellable
+from inventory.domain.fleet import ScheduleStatus
+from inventory.domain.stays import NightRange
+
 # Hotels publish no local times here, so a stay is taken to run from 14:00 UTC on the check-in date to 11:00 UTC
 # on the check-out date: the customary hotel hours, used for refund windows and completion downstream.
 CHECK_IN_TIME = time(14, tzinfo=UTC)
@@ -57,9 +61,9 @@ def ensure_schedule_sellable(schedule: Schedule | None, item_index: int, now: da
     """Raise ``not_sellable`` unless the schedule can be sold right now."""
     if schedule is None:
         raise not_sellable("The schedule does not exist.", item_index)
-    if schedule.operator_status != "approved":
+    if not is_sellable(schedule.operator_status):
         raise not_sellable(f"The operator is {schedule.operator_status}, not approved.", item_index)
-    if schedule.status != "active":
+    if schedule.status != ScheduleStatus.ACTIVE:
         raise not_sellable("The schedule is cancelled.", item_index)
     if schedule.departs_at <= now:
         raise not_sellable("The bus has already departed.", item_index)
@@ -80,7 +84,7 @@ def ensure_stay_sellable(
     """Raise ``not_sellable`` unless the room type can be sold for this stay."""
     if room_type is None:
         raise not_sellable("The room type does not exist.", item_index)
-    if room_type.owner_status != "approved":
+    if not is_sellable(room_type.owner_status):
         raise not_sellable(f"The property owner is {room_type.owner_status}, not approved.", item_index)
     if not room_type.hotel_active:
         raise not_sellable("The hotel is inactive.", item_index)
@@ -92,7 +96,7 @@ def ensure_stay_sellable(
 
 def nights_of(check_in: date, check_out: date) -> list[date]:
     """Every night of a stay, in order: ``[check_in, check_out)``."""
-    return [check_in + timedelta(days=offset) for offset in range((check_out - check_in).days)]
+    return NightRange(check_in, check_out).nights()
 
 
 def stay_starts_at(check_in: date) -> datetime:

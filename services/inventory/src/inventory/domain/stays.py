@@ -6,29 +6,14 @@ not including, ``to`` (the morning the guest leaves), exactly like a stay's chec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from inventory.domain.violations import RulesBroken, Violation
 
 # A year, leap day included: enough to load a season at once, small enough for one statement.
 MAX_NIGHTS = 366
 MAX_ROOMS = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Objection:
-    """One reason a range is refused, naming the bound (``from`` or ``to``) at fault."""
-
-    field: str
-    message: str
-
-
-class InvalidNights(ValueError):
-    """The range cannot be used; ``objections`` says which bound and why."""
-
-    def __init__(self, objections: Sequence[Objection]):
-        super().__init__("; ".join(f"{o.field}: {o.message}" for o in objections))
-        self.objections = tuple(objections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,22 +34,22 @@ class NightRange:
 
 
 def night_range(start: date, end: date) -> NightRange:
-    """The nights ``[start, end)``, or ``InvalidNights`` when the range is empty or too long."""
-    objections = _span_objections(start, end)
-    if objections:
-        raise InvalidNights(objections)
+    """The nights ``[start, end)``, or ``RulesBroken`` naming the bound (``to``) when empty or too long."""
+    violations = _span_violations(start, end)
+    if violations:
+        raise RulesBroken(violations)
     return NightRange(start, end)
 
 
 def allotment_range(start: date, end: date, today: date) -> NightRange:
     """Nights an owner may set an allotment on: a valid range that does not start before ``today``."""
-    objections = []
+    violations = []
     if start < today:
         # Past nights can no longer be sold; changing them would only rewrite history.
-        objections.append(Objection("from", f"Must not be before today ({today.isoformat()})"))
-    objections += _span_objections(start, end)
-    if objections:
-        raise InvalidNights(objections)
+        violations.append(Violation("from", f"Must not be before today ({today.isoformat()})"))
+    violations += _span_violations(start, end)
+    if violations:
+        raise RulesBroken(violations)
     return NightRange(start, end)
 
 
@@ -73,9 +58,9 @@ def available(total: int, held: int, sold: int) -> int:
     return total - held - sold
 
 
-def _span_objections(start: date, end: date) -> list[Objection]:
+def _span_violations(start: date, end: date) -> list[Violation]:
     if end <= start:
-        return [Objection("to", "Must be after from")]
+        return [Violation("to", "Must be after from")]
     if (end - start).days > MAX_NIGHTS:
-        return [Objection("to", f"Must be at most {MAX_NIGHTS} nights after from")]
+        return [Violation("to", f"Must be at most {MAX_NIGHTS} nights after from")]
     return []

@@ -7,17 +7,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 from pydantic import Field
 
 from inventory.config import InventorySettings
 from inventory.domain import fleet as rules
 from inventory.domain.fleet import BusType, ShownSeatStatus
+from inventory.entrypoints.refusals import answer_refusals
+from inventory.entrypoints.responses import answer, created
 from inventory.service_layer import fleet
 from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
 from tripline.http.openapi import documented
-from tripline.http.problems import FieldError, conflict, not_found, validation_failed
 from tripline.http.validation import ApiModel, Money, ensure_platform_currency, parse_body
 from tripline.messaging.outbox import OutboxUnitOfWork
 from tripline.timestamps import utcnow
@@ -87,34 +88,31 @@ class Schedule(ApiModel):
 def fleet_blueprint(unit_of_work: Callable[[], OutboxUnitOfWork], settings: InventorySettings) -> Blueprint:
     """The fleet routes: buses, schedules and their seat maps."""
     blueprint = Blueprint("fleet", __name__)
-    _answer_failures_as_problems(blueprint)
+    answer_refusals(blueprint)
 
     @blueprint.post("/v1/buses")
     @documented(
         "Add a bus to your operator's fleet", body=NewBus, responses={201: Bus, 404: None, 409: None}, tags=TAGS
     )
     @requires_role(Role.OPERATOR)
-    def create_bus() -> tuple[Response, int, dict[str, str]]:
+    def create_bus() -> Response:
         body = parse_body(NewBus)
         spec = rules.describe_bus(body.registration, body.bus_type, body.amenities, body.seats)
         bus = fleet.register_bus(unit_of_work(), current_principal().sub, body.operator_id, spec)
-        return jsonify(_shown_bus(bus)), 201, {"Location": f"/v1/buses/{bus['id']}"}
+        return created(_bus(bus), f"/v1/buses/{bus['id']}")
 
     @blueprint.get("/v1/buses/<uuid:bus_id>")
     @documented("A bus of your fleet", responses={200: Bus, 404: None}, tags=TAGS)
     @requires_role(Role.OPERATOR, Role.ADMIN)
     def show_bus(bus_id: uuid.UUID) -> Response:
-        bus = fleet.find_bus(unit_of_work(), bus_id, current_principal())
-        if bus is None:
-            raise not_found("bus")
-        return jsonify(_shown_bus(bus))
+        return answer(_bus(fleet.find_bus(unit_of_work(), bus_id, current_principal())))
 
     @blueprint.post("/v1/schedules")
     @documented(
         "Put a departure of your bus on sale", body=NewSchedule, responses={201: Schedule, 404: None}, tags=TAGS
     )
     @requires_role(Role.OPERATOR)
-    def create_schedule() -> tuple[Response, int, dict[str, str]]:
+    def create_schedule() -> Response:
         body = parse_body(NewSchedule)
         ensure_platform_currency(body.fare, settings.platform_currency, field="fare")
         departure = rules.plan_departure(
@@ -127,50 +125,24 @@ def fleet_blueprint(unit_of_work: Callable[[], OutboxUnitOfWork], settings: Inve
             now=utcnow(),
         )
         schedule = fleet.publish_schedule(unit_of_work(), current_principal().sub, body.bus_id, departure)
-        return jsonify(_shown_schedule(schedule)), 201, {"Location": f"/v1/schedules/{schedule['id']}"}
+        return created(_schedule(schedule), f"/v1/schedules/{schedule['id']}")
 
     @blueprint.get("/v1/schedules/<uuid:schedule_id>")
     @documented("A departure with its seat map", responses={200: Schedule, 404: None}, tags=TAGS)
     @requires_role()
     def show_schedule(schedule_id: uuid.UUID) -> Response:
-        schedule = fleet.find_schedule(unit_of_work(), schedule_id)
-        if schedule is None:
-            raise not_found("schedule")
-        return jsonify(_shown_schedule(schedule))
+        return answer(_schedule(fleet.find_schedule(unit_of_work(), schedule_id)))
 
     @blueprint.post("/v1/schedules/<uuid:schedule_id>/cancel")
     @documented("Cancel a departure that has not left", responses={200: Schedule, 404: None, 409: None}, tags=TAGS)
     @requires_role(Role.OPERATOR, Role.ADMIN)
     def cancel_schedule(schedule_id: uuid.UUID) -> Response:
-        return jsonify(_shown_schedule(fleet.cancel_schedule(unit_of_work(), schedule_id, current_principal())))
+        return answer(_schedule(fleet.cancel_schedule(unit_of_work(), schedule_id, current_principal())))
 
     return blueprint
 
 
-def _answer_failures_as_problems(blueprint: Blueprint) -> None:
-    """Domain and use-case failures become the contract's problems, wherever a view raises them."""
-    blueprint.register_error_handler(
-        rules.RulesBroken,
-        lambda error: validation_failed([FieldError(v.field, v.message) for v in error.violations]).to_response(),
-    )
-    blueprint.register_error_handler(fleet.UnknownResource, lambda error: not_found(error.what).to_response())
-    blueprint.register_error_handler(
-        fleet.RegistrationTaken,
-        lambda error: conflict(
-            "registration_taken", f"A bus with registration {error.registration} is already registered."
-        ).to_response(),
-    )
-    blueprint.register_error_handler(
-        rules.AlreadyCancelled,
-        lambda _: conflict("invalid_transition", "The schedule is already cancelled.").to_response(),
-    )
-    blueprint.register_error_handler(
-        rules.AlreadyDeparted,
-        lambda _: conflict("schedule_departed", "The schedule has already departed.").to_response(),
-    )
-
-
-def _shown_bus(bus: dict[str, Any]) -> dict[str, Any]:
+def _bus(bus: dict[str, Any]) -> Bus:
     return Bus(
         id=bus["id"],
         operator_id=bus["operator_id"],
@@ -179,10 +151,10 @@ def _shown_bus(bus: dict[str, Any]) -> dict[str, Any]:
         amenities=list(bus["amenities"]),
         seats=list(bus["seat_labels"]),
         created_at=bus["created_at"],
-    ).model_dump(mode="json")
+    )
 
 
-def _shown_schedule(schedule: dict[str, Any]) -> dict[str, Any]:
+def _schedule(schedule: dict[str, Any]) -> Schedule:
     return Schedule(
         id=schedule["id"],
         operator_id=schedule["operator_id"],
@@ -200,4 +172,4 @@ def _shown_schedule(schedule: dict[str, Any]) -> dict[str, Any]:
         cancelled_at=schedule["cancelled_at"],
         total_seats=schedule["total_seats"],
         version=schedule["version"],
-    ).model_dump(mode="json")
+    )

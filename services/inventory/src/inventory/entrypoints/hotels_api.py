@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     StringConstraints,
     WithJsonSchema,
     field_validator,
@@ -21,25 +19,34 @@ from pydantic import (
 )
 
 from inventory.config import InventorySettings
-from inventory.domain.stays import MAX_ROOMS, InvalidNights, allotment_range, available, night_range
+from inventory.domain.amenities import AMENITY, MAX_AMENITIES, amenity_violations
+from inventory.domain.stays import MAX_ROOMS, allotment_range, available, night_range
+from inventory.entrypoints.refusals import answer_refusals
+from inventory.entrypoints.responses import Timestamp, answer, created
 from inventory.service_layer import hotels
-from inventory.service_layer.hotels import AllotmentBelowBooked, DuplicateRoomType, NotVisible, Row
+from inventory.service_layer.hotels import Row
 from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
 from tripline.http.openapi import documented
-from tripline.http.problems import FieldError, Problem, conflict, not_found, validation_failed
 from tripline.http.validation import ApiModel, Money, ensure_platform_currency, parse_body, parse_query
 from tripline.messaging.outbox import OutboxUnitOfWork
-from tripline.timestamps import rfc3339, utcnow
+from tripline.timestamps import utcnow
 
 TAGS = ("hotels",)
-MAX_AMENITIES = 30
 
 
-def _distinct(amenities: list[str]) -> list[str]:
-    if len(set(amenities)) != len(amenities):
-        raise ValueError("Amenities must be unique")
-    return amenities
+def _amenity(token: str) -> str:
+    _amenities([token])
+    return token
+
+
+def _amenities(tokens: list[str]) -> list[str]:
+    # The domain's rule, run on each token first so that pydantic names a bad one by its index (amenities[0]);
+    # what is left for the whole list (too many, a repeat) it names on the list, as this API always has.
+    violations = amenity_violations(tokens)
+    if violations:
+        raise ValueError(violations[0].message)
+    return tokens
 
 
 def _text(max_length: int) -> StringConstraints:
@@ -50,14 +57,10 @@ def _text(max_length: int) -> StringConstraints:
 HotelName = Annotated[str, _text(200)]
 Address = Annotated[str, _text(500)]
 Stars = Annotated[int, Field(ge=1, le=5)]
-Amenity = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")]
-Amenities = Annotated[list[Amenity], Field(max_length=MAX_AMENITIES), AfterValidator(_distinct)]
-# RFC 3339 with a "Z", as every Tripline timestamp is written.
-Timestamp = Annotated[
-    datetime,
-    PlainSerializer(rfc3339, return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+Amenity = Annotated[
+    str, AfterValidator(_amenity), WithJsonSchema({"type": "string", "pattern": f"^{AMENITY.pattern}$"})
 ]
+Amenities = Annotated[list[Amenity], AfterValidator(_amenities), Field(json_schema_extra={"maxItems": MAX_AMENITIES})]
 
 
 def _without_null(schema: dict[str, Any]) -> None:
@@ -175,7 +178,7 @@ class Nights(ApiModel):
 def hotels_blueprint(unit_of_work: Callable[[], OutboxUnitOfWork], settings: InventorySettings) -> Blueprint:
     """The hotels routes."""
     blueprint = Blueprint("hotels", __name__, url_prefix="/v1")
-    _answer_refusals(blueprint)
+    answer_refusals(blueprint)
 
     @blueprint.post("/hotels")
     @documented("Register a hotel", body=NewHotel, responses={201: Hotel, 404: None}, tags=TAGS)
@@ -184,20 +187,20 @@ def hotels_blueprint(unit_of_work: Callable[[], OutboxUnitOfWork], settings: Inv
         body = parse_body(NewHotel)
         description = body.model_dump(exclude={"owner_id"})
         hotel = hotels.register_hotel(unit_of_work(), current_principal(), body.owner_id, description)
-        return _created(_hotel(hotel), f"/v1/hotels/{hotel['id']}")
+        return created(_hotel(hotel), f"/v1/hotels/{hotel['id']}")
 
     @blueprint.get("/hotels/<uuid:hotel_id>")
     @documented("A hotel with its room types", responses={200: Hotel, 404: None}, tags=TAGS)
     @requires_role(Role.OWNER, Role.ADMIN)
     def show_hotel(hotel_id: uuid.UUID) -> Response:
-        return _answer(_hotel(hotels.find_hotel(unit_of_work(), current_principal(), hotel_id)))
+        return answer(_hotel(hotels.find_hotel(unit_of_work(), current_principal(), hotel_id)))
 
     @blueprint.patch("/hotels/<uuid:hotel_id>")
     @documented("Change a hotel's description", body=HotelChanges, responses={200: Hotel, 404: None}, tags=TAGS)
     @requires_role(Role.OWNER, Role.ADMIN)
     def revise_hotel(hotel_id: uuid.UUID) -> Response:
         changes = parse_body(HotelChanges).model_dump(exclude_unset=True)
-        return _answer(_hotel(hotels.revise_hotel(unit_of_work(), current_principal(), hotel_id, changes)))
+        return answer(_hotel(hotels.revise_hotel(unit_of_work(), current_principal(), hotel_id, changes)))
 
     @blueprint.post("/hotels/<uuid:hotel_id>/room-types")
     @documented(
@@ -207,13 +210,13 @@ def hotels_blueprint(unit_of_work: Callable[[], OutboxUnitOfWork], settings: Inv
     def add_room_type(hotel_id: uuid.UUID) -> Response:
         body = parse_body(NewRoomType).model_dump()
         room_type = hotels.add_room_type(unit_of_work(), current_principal(), hotel_id, body)
-        return _created(_room_type(room_type), f"/v1/room-types/{room_type['id']}")
+        return created(_room_type(room_type), f"/v1/room-types/{room_type['id']}")
 
     @blueprint.get("/room-types/<uuid:room_type_id>")
     @documented("A room type", responses={200: RoomType, 404: None}, tags=TAGS)
     @requires_role(Role.OWNER, Role.ADMIN)
     def show_room_type(room_type_id: uuid.UUID) -> Response:
-        return _answer(_room_type(hotels.find_room_type(unit_of_work(), current_principal(), room_type_id)))
+        return answer(_room_type(hotels.find_room_type(unit_of_work(), current_principal(), room_type_id)))
 
     @blueprint.put("/room-types/<uuid:room_type_id>/nights")
     @documented(
@@ -229,7 +232,7 @@ def hotels_blueprint(unit_of_work: Callable[[], OutboxUnitOfWork], settings: Inv
         span = allotment_range(body.start, body.end, today=utcnow().date())
         rate = body.rate.model_dump()
         changed = hotels.set_allotment(unit_of_work(), current_principal(), room_type_id, span, body.rooms, rate)
-        return _answer(_nights(changed))
+        return answer(_nights(changed))
 
     @blueprint.get("/room-types/<uuid:room_type_id>/nights")
     @documented(
@@ -242,46 +245,9 @@ def hotels_blueprint(unit_of_work: Callable[[], OutboxUnitOfWork], settings: Inv
     def show_allotment(room_type_id: uuid.UUID) -> Response:
         query = parse_query(NightsQuery)
         span = night_range(query.start, query.end)
-        return _answer(_nights(hotels.allotment(unit_of_work(), current_principal(), room_type_id, span)))
+        return answer(_nights(hotels.allotment(unit_of_work(), current_principal(), room_type_id, span)))
 
     return blueprint
-
-
-def _answer_refusals(blueprint: Blueprint) -> None:
-    """Turn the use cases' refusals into problems, for this blueprint's routes only."""
-    blueprint.register_error_handler(NotVisible, lambda error: not_found(error.what).to_response())
-    blueprint.register_error_handler(DuplicateRoomType, lambda _: _duplicate_room_type().to_response())
-    blueprint.register_error_handler(AllotmentBelowBooked, lambda error: _below_booked(error).to_response())
-    blueprint.register_error_handler(InvalidNights, lambda error: _invalid_nights(error).to_response())
-
-
-def _duplicate_room_type() -> Problem:
-    return conflict("already_exists", "The hotel already has a room type with this name.")
-
-
-def _below_booked(error: AllotmentBelowBooked) -> Problem:
-    return Problem(
-        409,
-        "allotment_below_booked",
-        "Conflict",
-        "Some nights already have more rooms held or sold than the new allotment; nothing was changed.",
-        extra={"nights": [night.isoformat() for night in error.nights]},
-    )
-
-
-def _invalid_nights(error: InvalidNights) -> Problem:
-    return validation_failed([FieldError(o.field, o.message) for o in error.objections])
-
-
-def _answer(model: BaseModel) -> Response:
-    return jsonify(model.model_dump(mode="json"))
-
-
-def _created(model: BaseModel, location: str) -> Response:
-    response = _answer(model)
-    response.status_code = 201
-    response.headers["Location"] = location
-    return response
 
 
 def _room_type(row: Row) -> RoomType:

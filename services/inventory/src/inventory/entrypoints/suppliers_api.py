@@ -6,20 +6,21 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, ValidationError
 
 from inventory.config import InventorySettings
-from inventory.domain.approvals import ApprovalStatus, Decision, InvalidTransition
+from inventory.domain.approvals import ApprovalStatus, Decision
+from inventory.entrypoints.refusals import answer_refusals
+from inventory.entrypoints.responses import Timestamp, answer, created
 from inventory.service_layer import suppliers
 from inventory.service_layer.suppliers import OPERATOR, OWNER, Position, Row, SupplierKind
-from tripline.auth.access import current_principal, ensure_visible_to, requires_role
+from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
 from tripline.http.openapi import documented
-from tripline.http.problems import FieldError, Problem, bad_request, conflict, not_found
+from tripline.http.problems import FieldError, bad_request
 from tripline.http.validation import ApiModel, PageQuery, decode_cursor, encode_cursor, parse_body, parse_query
 from tripline.messaging.outbox import OutboxUnitOfWork
 from tripline.timestamps import rfc3339
@@ -86,10 +87,10 @@ class Supplier(ApiModel):
     name: str
     contact_email: str
     approval_status: ApprovalStatus
-    submitted_at: datetime
-    approved_at: datetime | None
-    rejected_at: datetime | None
-    suspended_at: datetime | None
+    submitted_at: Timestamp
+    approved_at: Timestamp | None
+    rejected_at: Timestamp | None
+    suspended_at: Timestamp | None
     review_note: str | None
     reviewed_by: str | None
 
@@ -106,7 +107,7 @@ class ApprovalEntry(ApiModel):
 
     from_status: ApprovalStatus | None = Field(alias="from")
     to: ApprovalStatus
-    at: datetime
+    at: Timestamp
     actor: str
     reason: str | None
 
@@ -147,6 +148,7 @@ _REVIEW_BODIES: dict[Decision, type[ApiModel]] = {
 def suppliers_blueprint(unit_of_work: UnitOfWorkFactory, settings: InventorySettings) -> Blueprint:
     """The suppliers routes: operators and property owners, each under its own nested blueprint."""
     parent = Blueprint("suppliers", __name__)
+    answer_refusals(parent)  # nested blueprints' views are answered by their parent's handlers too
     for routes in ROUTES:
         parent.register_blueprint(_kind_blueprint(routes, unit_of_work))
     return parent
@@ -177,16 +179,13 @@ def _add_submission_routes(blueprint: Blueprint, routes: SupplierRoutes, unit_of
         tags=tags,
     )
     @requires_role(routes.role)
-    def register() -> tuple[Response, int, dict[str, str]]:
+    def register() -> Response:
         registration = parse_body(SupplierRegistration)
         account_id = current_principal().sub
-        try:
-            supplier = suppliers.register_supplier(
-                unit_of_work(), kind, account_id, registration.name, registration.contact_email
-            )
-        except suppliers.AlreadyRegistered:
-            raise conflict("already_exists", f"This account already has a {kind.noun}.") from None
-        return jsonify(_shown(supplier)), 201, {"Location": f"{routes.url_prefix}/{supplier['id']}"}
+        supplier = suppliers.register_supplier(
+            unit_of_work(), kind, account_id, registration.name, registration.contact_email
+        )
+        return created(_supplier(supplier), f"{routes.url_prefix}/{supplier['id']}")
 
     @blueprint.get("")
     @documented(
@@ -201,7 +200,7 @@ def _add_submission_routes(blueprint: Blueprint, routes: SupplierRoutes, unit_of
         after = _position(query.cursor) if query.cursor is not None else None
         page = suppliers.list_suppliers(unit_of_work(), kind, query.approval_status, after, query.limit)
         next_cursor = _cursor_after(page.items[-1]) if page.has_more else None
-        return jsonify({"items": [_shown(item) for item in page.items], "next_cursor": next_cursor})
+        return answer(SupplierPage(items=[_supplier(item) for item in page.items], next_cursor=next_cursor))
 
 
 def _add_reading_routes(blueprint: Blueprint, routes: SupplierRoutes, unit_of_work: UnitOfWorkFactory) -> None:
@@ -211,11 +210,7 @@ def _add_reading_routes(blueprint: Blueprint, routes: SupplierRoutes, unit_of_wo
     @documented(f"One {kind.noun} (its own account or admin)", responses={200: Supplier, 404: None}, tags=tags)
     @requires_role()
     def show(supplier_id: uuid.UUID) -> Response:
-        supplier = suppliers.find_supplier(unit_of_work(), kind, supplier_id)
-        if supplier is None:
-            raise not_found(kind.noun)
-        _ensure_visible(supplier, kind)
-        return jsonify(_shown(supplier))
+        return answer(_supplier(suppliers.find_supplier(unit_of_work(), kind, supplier_id, current_principal())))
 
     @blueprint.get("/<uuid:supplier_id>/history")
     @documented(
@@ -225,11 +220,8 @@ def _add_reading_routes(blueprint: Blueprint, routes: SupplierRoutes, unit_of_wo
     )
     @requires_role()
     def history(supplier_id: uuid.UUID) -> Response:
-        found = suppliers.audit_trail(unit_of_work(), kind, supplier_id)
-        if found is None:
-            raise not_found(kind.noun)
-        _ensure_visible(found.supplier, kind)
-        return jsonify({"items": [_shown_entry(entry) for entry in found.entries]})
+        trail = suppliers.audit_trail(unit_of_work(), kind, supplier_id, current_principal())
+        return answer(ApprovalHistory(items=[_approval_entry(entry) for entry in trail.entries]))
 
 
 def _review_view(routes: SupplierRoutes, decision: Decision, unit_of_work: UnitOfWorkFactory) -> Callable[..., Any]:
@@ -246,13 +238,8 @@ def _review_view(routes: SupplierRoutes, decision: Decision, unit_of_work: UnitO
     def decide(supplier_id: uuid.UUID) -> Response:
         note = _decision_text(decision)
         reviewer = current_principal().sub
-        try:
-            supplier = suppliers.review_supplier(unit_of_work(), kind, supplier_id, decision, reviewer, note)
-        except suppliers.SupplierNotFound:
-            raise not_found(kind.noun) from None
-        except InvalidTransition as refused:
-            raise _invalid_transition(kind, refused) from None
-        return jsonify(_shown(supplier))
+        supplier = suppliers.review_supplier(unit_of_work(), kind, supplier_id, decision, reviewer, note)
+        return answer(_supplier(supplier))
 
     return decide
 
@@ -265,22 +252,6 @@ def _decision_text(decision: Decision) -> str | None:
     if not request.get_data(cache=True):
         return None
     return parse_body(ApprovalNote).note or None
-
-
-def _invalid_transition(kind: SupplierKind, refused: InvalidTransition) -> Problem:
-    # The current status also as a member of its own, so clients need not parse the detail.
-    return Problem(
-        409,
-        "invalid_transition",
-        "Conflict",
-        f"Cannot {refused.decision.value} this {kind.noun}: its approval status is {refused.current.value}.",
-        extra={"approval_status": refused.current.value},
-    )
-
-
-def _ensure_visible(supplier: Row, kind: SupplierKind) -> None:
-    """Someone else's supplier gets the very 404 an unknown id gets."""
-    ensure_visible_to(current_principal(), supplier["account_id"], kind.noun)
 
 
 def _position(cursor: str) -> Position:
@@ -297,27 +268,14 @@ def _cursor_after(supplier: Row) -> str:
     return encode_cursor({"submitted_at": rfc3339(supplier["submitted_at"]), "id": str(supplier["id"])})
 
 
-def _shown(supplier: Row) -> dict[str, Any]:
-    return {
-        "id": str(supplier["id"]),
-        "account_id": supplier["account_id"],
-        "name": supplier["name"],
-        "contact_email": supplier["contact_email"],
-        "approval_status": supplier["approval_status"],
-        "submitted_at": rfc3339(supplier["submitted_at"]),
-        "approved_at": rfc3339(supplier["approved_at"]),
-        "rejected_at": rfc3339(supplier["rejected_at"]),
-        "suspended_at": rfc3339(supplier["suspended_at"]),
-        "review_note": supplier["review_note"],
-        "reviewed_by": supplier["reviewed_by"],
-    }
+def _supplier(row: Row) -> Supplier:
+    # The model's fields are the very columns shown. Lax, unlike a request: statuses come back as plain strings.
+    return Supplier.model_validate({field: row[field] for field in Supplier.model_fields}, strict=False)
 
 
-def _shown_entry(entry: Row) -> dict[str, Any]:
-    return {
-        "from": entry["from_status"],
-        "to": entry["to_status"],
-        "at": rfc3339(entry["at"]),
-        "actor": entry["actor"],
-        "reason": entry["reason"],
-    }
+def _approval_entry(row: Row) -> ApprovalEntry:
+    statuses = {"from": row["from_status"], "to": row["to_status"]}  # by alias: ``from`` is a Python keyword
+    # Lax for the same reason as a supplier's.
+    return ApprovalEntry.model_validate(
+        {**statuses, "at": row["at"], "actor": row["actor"], "reason": row["reason"]}, strict=False
+    )

@@ -13,20 +13,13 @@ from sqlalchemy.orm import Session
 from inventory.adapters.tables import buses, operators, schedules, seats
 from inventory.domain.fleet import BusSpec, Departure, ScheduleStatus, ensure_cancellable
 from inventory.service_layer.announcements import schedule_upserted
+from inventory.service_layer.errors import NotVisible, violates_unique
 from tripline.auth.tokens import Principal
 from tripline.messaging.outbox import OutboxUnitOfWork
 
 Row = dict[str, Any]
 
 _REGISTRATION_UNIQUE = "uq_buses_registration"
-
-
-class UnknownResource(Exception):
-    """Nothing by that id that the caller may see (unknown and not-yours look the same)."""
-
-    def __init__(self, what: str):
-        super().__init__(f"unknown {what}")
-        self.what = what
 
 
 class RegistrationTaken(Exception):
@@ -42,7 +35,7 @@ def register_bus(uow: OutboxUnitOfWork, account_id: str, operator_id: uuid.UUID,
     with uow:
         owned = select(operators.c.id).where(operators.c.id == operator_id, operators.c.account_id == account_id)
         if uow.session.execute(owned).first() is None:
-            raise UnknownResource("operator")
+            raise NotVisible("operator")
         row = _insert_bus(uow.session, operator_id, bus)
         uow.commit()
     return row
@@ -60,18 +53,19 @@ def _insert_bus(session: Session, operator_id: uuid.UUID, bus: BusSpec) -> Row:
     try:
         return dict(session.execute(statement.returning(buses)).mappings().one())
     except IntegrityError as error:
-        # The unique index decides, not a prior SELECT: two concurrent registrations cannot both pass it.
-        if getattr(getattr(error.orig, "diag", None), "constraint_name", None) == _REGISTRATION_UNIQUE:
+        if violates_unique(error, _REGISTRATION_UNIQUE):  # racing registrations included
             raise RegistrationTaken(bus.registration) from None
         raise
 
 
-def find_bus(uow: OutboxUnitOfWork, bus_id: uuid.UUID, viewer: Principal) -> Row | None:
+def find_bus(uow: OutboxUnitOfWork, bus_id: uuid.UUID, viewer: Principal) -> Row:
     """The bus, if the viewer runs its operator or is an admin."""
     with uow:
         query = select(buses).join(operators, operators.c.id == buses.c.operator_id)
         row = uow.session.execute(query.where(buses.c.id == bus_id, _visible_to(viewer))).mappings().first()
-    return dict(row) if row else None
+    if row is None:
+        raise NotVisible("bus")
+    return dict(row)
 
 
 def publish_schedule(uow: OutboxUnitOfWork, account_id: str, bus_id: uuid.UUID, departure: Departure) -> Row:
@@ -81,9 +75,7 @@ def publish_schedule(uow: OutboxUnitOfWork, account_id: str, bus_id: uuid.UUID, 
         schedule_id = uuid.uuid4()
         _insert_schedule(uow.session, schedule_id, bus, departure)
         _insert_seats(uow.session, schedule_id, bus["seat_labels"])
-        uow.outbox.add(schedule_upserted(uow.session, schedule_id))
-        view = _schedule_view(uow.session, schedule_id)
-        assert view is not None  # written by this very transaction
+        view = _announced(uow, schedule_id)
         uow.commit()
     return view
 
@@ -96,7 +88,7 @@ def _owned_bus(session: Session, bus_id: uuid.UUID, account_id: str) -> Row:
     )
     bus = session.execute(query).mappings().first()
     if bus is None:
-        raise UnknownResource("bus")
+        raise NotVisible("bus")
     return dict(bus)
 
 
@@ -130,10 +122,13 @@ def _insert_seats(session: Session, schedule_id: uuid.UUID, labels: list[str]) -
     session.execute(insert(seats), rows)
 
 
-def find_schedule(uow: OutboxUnitOfWork, schedule_id: uuid.UUID) -> Row | None:
+def find_schedule(uow: OutboxUnitOfWork, schedule_id: uuid.UUID) -> Row:
     """A schedule with its seat map; every authenticated caller may look."""
     with uow:
-        return _schedule_view(uow.session, schedule_id)
+        view = _schedule_view(uow.session, schedule_id)
+    if view is None:
+        raise NotVisible("schedule")
+    return view
 
 
 def cancel_schedule(uow: OutboxUnitOfWork, schedule_id: uuid.UUID, caller: Principal) -> Row:
@@ -147,9 +142,7 @@ def cancel_schedule(uow: OutboxUnitOfWork, schedule_id: uuid.UUID, caller: Princ
             .where(schedules.c.id == schedule_id)
             .values(status=ScheduleStatus.CANCELLED.value, cancelled_at=now, version=schedules.c.version + 1)
         )
-        uow.outbox.add(schedule_upserted(uow.session, schedule_id))
-        view = _schedule_view(uow.session, schedule_id)
-        assert view is not None  # written by this very transaction
+        view = _announced(uow, schedule_id)
         uow.commit()
     return view
 
@@ -164,8 +157,16 @@ def _lock_schedule(session: Session, schedule_id: uuid.UUID, caller: Principal) 
     )
     current = session.execute(locked).mappings().first()
     if current is None:
-        raise UnknownResource("schedule")
+        raise NotVisible("schedule")
     return dict(current)
+
+
+def _announced(uow: OutboxUnitOfWork, schedule_id: uuid.UUID) -> Row:
+    """Queue the schedule's new version for search, and read it back as the caller will see it."""
+    uow.outbox.add(schedule_upserted(uow.session, schedule_id))
+    view = _schedule_view(uow.session, schedule_id)
+    assert view is not None  # written by this very transaction
+    return view
 
 
 def _visible_to(viewer: Principal) -> ColumnElement[bool]:

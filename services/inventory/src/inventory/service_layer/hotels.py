@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from psycopg.errors import UniqueViolation
 from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.exc import IntegrityError
@@ -22,20 +21,13 @@ from sqlalchemy.orm import Session
 from inventory.adapters.tables import hotels, property_owners, room_nights, room_types
 from inventory.domain.stays import NightRange
 from inventory.service_layer.announcements import hotel_upserted, room_nights_changed
+from inventory.service_layer.errors import NotVisible, violates_unique, visible_to
 from tripline.auth.tokens import Principal
 from tripline.messaging.outbox import OutboxUnitOfWork
 
 Row = Mapping[str, Any]
 
 ROOM_TYPE_NAME_KEY = "uq_room_types_hotel_id_name"
-
-
-class NotVisible(Exception):
-    """Unknown, or not the caller's: the two must be indistinguishable."""
-
-    def __init__(self, what: str):
-        super().__init__(f"no such {what}")
-        self.what = what
 
 
 class DuplicateRoomType(Exception):
@@ -127,10 +119,6 @@ def allotment(uow: OutboxUnitOfWork, principal: Principal, room_type_id: uuid.UU
         return [dict(row) for row in rows.mappings()]
 
 
-def _may_act(principal: Principal, account_id: str) -> bool:
-    return principal.is_admin or principal.sub == account_id
-
-
 def _visible_hotel(session: Session, principal: Principal, hotel_id: uuid.UUID, *, lock: bool = False) -> None:
     query = (
         select(property_owners.c.account_id)
@@ -140,9 +128,7 @@ def _visible_hotel(session: Session, principal: Principal, hotel_id: uuid.UUID, 
     )
     if lock:
         query = query.with_for_update(of=hotels)
-    account_id = session.execute(query).scalar_one_or_none()
-    if account_id is None or not _may_act(principal, account_id):
-        raise NotVisible("hotel")
+    visible_to(principal, session.execute(query).mappings().first(), "hotel")
 
 
 def _visible_room_type(session: Session, principal: Principal, room_type_id: uuid.UUID) -> Row:
@@ -156,9 +142,7 @@ def _visible_room_type(session: Session, principal: Principal, room_type_id: uui
         .mappings()
         .first()
     )
-    if row is None or not _may_act(principal, row["account_id"]):
-        raise NotVisible("room type")
-    return {key: value for key, value in row.items() if key != "account_id"}
+    return {key: value for key, value in visible_to(principal, row, "room type").items() if key != "account_id"}
 
 
 def _insert_room_type(session: Session, hotel_id: uuid.UUID, room_type: Row) -> Row:
@@ -166,7 +150,7 @@ def _insert_room_type(session: Session, hotel_id: uuid.UUID, room_type: Row) -> 
     try:
         return dict(session.execute(statement).mappings().one())
     except IntegrityError as error:
-        if _violates(error, ROOM_TYPE_NAME_KEY):  # racing twins included: the unique key decides
+        if violates_unique(error, ROOM_TYPE_NAME_KEY):  # racing twins included: the unique key decides
             raise DuplicateRoomType(room_type["name"]) from None
         raise
 
@@ -233,7 +217,3 @@ def _nights_of(room_type_id: uuid.UUID, span: NightRange) -> tuple[ColumnElement
         room_nights.c.night >= span.start,
         room_nights.c.night < span.end,
     )
-
-
-def _violates(error: IntegrityError, constraint: str) -> bool:
-    return isinstance(error.orig, UniqueViolation) and error.orig.diag.constraint_name == constraint

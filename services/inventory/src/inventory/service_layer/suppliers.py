@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.errors import UniqueViolation
 from sqlalchemy import Table, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from inventory.adapters.tables import approval_audit, operators, property_owners
-from inventory.domain.approvals import ApprovalStatus, Decision, Review, review
+from inventory.domain.approvals import ApprovalStatus, Decision, InvalidTransition, Review, review
 from inventory.service_layer.announcements import supplier_status_changed
+from inventory.service_layer.errors import NotVisible, violates_unique, visible_to
+from tripline.auth.tokens import Principal
 from tripline.messaging.outbox import OutboxUnitOfWork
 
 Row = Mapping[str, Any]
@@ -31,18 +32,29 @@ class SupplierKind:
     name: str
     table: Table
     noun: str
+    one_per_account: str  # the unique constraint on account_id, which a second supplier of the account breaks
 
 
-OPERATOR = SupplierKind(name="operator", table=operators, noun="operator")
-OWNER = SupplierKind(name="owner", table=property_owners, noun="property owner")
+OPERATOR = SupplierKind("operator", operators, "operator", one_per_account="uq_operators_account_id")
+OWNER = SupplierKind("owner", property_owners, "property owner", one_per_account="uq_property_owners_account_id")
 
 
 class AlreadyRegistered(Exception):
-    """The account already has a supplier of this kind (one per account)."""
+    """The account already has a supplier of this kind (one per account); ``what`` names the kind."""
+
+    def __init__(self, what: str):
+        super().__init__(f"the account already has a {what}")
+        self.what = what
 
 
-class SupplierNotFound(Exception):
-    """No supplier of this kind has that id."""
+class ReviewRefused(Exception):
+    """The admin's decision is not legal from the supplier's current status; nothing was changed."""
+
+    def __init__(self, what: str, refused: InvalidTransition):
+        super().__init__(f"{refused} ({what})")
+        self.what = what
+        self.current = refused.current
+        self.decision = refused.decision
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,8 @@ def register_supplier(uow: OutboxUnitOfWork, kind: SupplierKind, account_id: str
         try:
             supplier = _insert_pending(uow, kind, account_id, name, email, now)
         except IntegrityError as error:
-            # The unique account_id is the one-per-account rule, racing requests included.
-            if isinstance(error.orig, UniqueViolation):
-                raise AlreadyRegistered(account_id) from None
+            if violates_unique(error, kind.one_per_account):  # racing requests included
+                raise AlreadyRegistered(kind.noun) from None
             raise
         _audit(uow, kind, supplier["id"], None, ApprovalStatus.PENDING, account_id, None, now)
         uow.outbox.add(supplier_status_changed(kind.name, supplier))
@@ -94,10 +105,13 @@ def review_supplier(
     reviewer: str,
     note: str | None,
 ) -> Row:
-    """Apply an admin's decision, or raise ``SupplierNotFound`` / ``InvalidTransition`` with nothing changed."""
+    """Apply an admin's decision, or raise ``NotVisible`` / ``ReviewRefused`` with nothing changed."""
     with uow:
         current = _locked(uow, kind, supplier_id)
-        outcome = review(ApprovalStatus(current["approval_status"]), decision, reviewer, note, uow.clock())
+        try:
+            outcome = review(ApprovalStatus(current["approval_status"]), decision, reviewer, note, uow.clock())
+        except InvalidTransition as refused:
+            raise ReviewRefused(kind.noun, refused) from None
         supplier = _record_review(uow, kind, supplier_id, outcome)
         _audit(uow, kind, supplier_id, outcome.from_status, outcome.to_status, reviewer, note, outcome.at)
         uow.outbox.add(supplier_status_changed(kind.name, supplier))
@@ -105,10 +119,10 @@ def review_supplier(
     return supplier
 
 
-def find_supplier(uow: OutboxUnitOfWork, kind: SupplierKind, supplier_id: uuid.UUID) -> Row | None:
-    """The supplier, or None."""
+def find_supplier(uow: OutboxUnitOfWork, kind: SupplierKind, supplier_id: uuid.UUID, viewer: Principal) -> Row:
+    """The supplier, if it is the viewer's own or the viewer is an admin."""
     with uow:
-        return _supplier(uow, kind, supplier_id)
+        return _visible(uow, kind, supplier_id, viewer)
 
 
 def list_suppliers(
@@ -126,12 +140,10 @@ def list_suppliers(
     return ReviewQueuePage(items=rows[:limit], has_more=len(rows) > limit)
 
 
-def audit_trail(uow: OutboxUnitOfWork, kind: SupplierKind, supplier_id: uuid.UUID) -> AuditTrail | None:
-    """The supplier with every approval decision about it, oldest first; None when unknown."""
+def audit_trail(uow: OutboxUnitOfWork, kind: SupplierKind, supplier_id: uuid.UUID, viewer: Principal) -> AuditTrail:
+    """The supplier with every approval decision about it, oldest first, if the viewer may see it."""
     with uow:
-        supplier = _supplier(uow, kind, supplier_id)
-        if supplier is None:
-            return None
+        supplier = _visible(uow, kind, supplier_id, viewer)
         entries = uow.session.execute(
             select(approval_audit)
             .where(approval_audit.c.supplier_kind == kind.name, approval_audit.c.supplier_id == supplier_id)
@@ -159,9 +171,9 @@ def _insert_pending(
     return dict(uow.session.execute(statement).mappings().one())
 
 
-def _supplier(uow: OutboxUnitOfWork, kind: SupplierKind, supplier_id: uuid.UUID) -> Row | None:
+def _visible(uow: OutboxUnitOfWork, kind: SupplierKind, supplier_id: uuid.UUID, viewer: Principal) -> Row:
     row = uow.session.execute(select(kind.table).where(kind.table.c.id == supplier_id)).mappings().first()
-    return dict(row) if row is not None else None
+    return dict(visible_to(viewer, row, kind.noun))
 
 
 def _locked(uow: OutboxUnitOfWork, kind: SupplierKind, supplier_id: uuid.UUID) -> Row:
@@ -169,7 +181,7 @@ def _locked(uow: OutboxUnitOfWork, kind: SupplierKind, supplier_id: uuid.UUID) -
     statement = select(kind.table).where(kind.table.c.id == supplier_id).with_for_update()
     row = uow.session.execute(statement).mappings().first()
     if row is None:
-        raise SupplierNotFound(supplier_id)
+        raise NotVisible(kind.noun)
     return dict(row)
 
 

@@ -1,0 +1,41 @@
+"""Broken rules, each located by the request field it concerns: what the domain's checks answer with."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule, located by the request field it concerns (``seats[3]``, ``to``)."""
+
+    field: str
+    message: str
+
+
+class RulesBroken(Exception):
+    """What was described breaks one or more rules; ``violations`` says which."""
+
+    def __init__(self, violations: Sequence[Violation]):
+        super().__init__("; ".join(f"{v.field}: {v.message}" for v in violations))
+        self.violations = tuple(violations)
+
+
+def item_violations(field: str, items: Sequence[str], pattern: re.Pattern[str], message: str) -> list[Violation]:
+    """Each item matching ``pattern`` and none repeated; a repeat is reported where it reappears."""
+    violations = [Violation(f"{field}[{i}]", message) for i, item in enumerate(items) if not pattern.fullmatch(item)]
+    violations += [Violation(f"{field}[{i}]", "Duplicate value") for i in _repeats(items)]
+    return sorted(violations, key=lambda v: (len(v.field), v.field))
+
+
+def _repeats(items: Iterable[str]) -> list[int]:
+    seen: Counter[str] = Counter()
+    repeats = []
+    for index, item in enumerate(items):
+        seen[item] += 1
+        if seen[item] > 1:
+            repeats.append(index)
+    return repeats
