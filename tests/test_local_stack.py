@@ -12,7 +12,7 @@ import requests
 from devstack.envfile import read_env_file
 from devstack.readiness import free_port
 
-from .platform import SERVICES, Platform
+from .platform import ADMIN, SERVICES, Platform
 
 
 def _devstack(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -25,7 +25,7 @@ def test_up_serves_every_service_behind_the_gateway_and_down_leaves_no_process(
     platform: Platform, tmp_path: Path
 ) -> None:
     # The session's PostgreSQL and NATS stand in for servers the stack is pointed at; it starts neither.
-    env = platform.env | {"STATE_DIR": str(tmp_path / "state"), "GATEWAY_PORT": str(free_port()), "SEED": "0"}
+    env = platform.env | {"STATE_DIR": str(tmp_path / "state"), "GATEWAY_PORT": str(free_port())}
     up = _devstack("up", env)
     assert up.returncode == 0, up.stdout + up.stderr
     stack_env = read_env_file(tmp_path / "state" / "stack.env")
@@ -40,6 +40,9 @@ def test_up_serves_every_service_behind_the_gateway_and_down_leaves_no_process(
             document = requests.get(f"{gateway}/openapi/{service}.json", timeout=5)
             assert document.json()["info"]["title"] == f"Tripline {service}"
         assert not (tmp_path / "state" / "postgres").exists()
+        # Seeded: the demo operator is approved and its departures are on sale, through the gateway.
+        operators = requests.get(f"{gateway}/v1/operators?approval_status=approved", headers=ADMIN, timeout=5).json()
+        assert [operator["account_id"] for operator in operators["items"]] == ["demo-operator"]
     finally:
         down = _devstack("down", env)
 

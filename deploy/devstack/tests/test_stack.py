@@ -88,7 +88,8 @@ def test_up_status_env_and_down(
     assert up.returncode == 0, up.stdout + up.stderr
     gateway = f"http://127.0.0.1:{stack_env['GATEWAY_PORT']}"
     assert f"Tripline is ready at {gateway}" in up.stdout
-    assert "no demo data yet" in up.stdout  # the seed step ran
+    assert "fake inventory: seeded" in up.stdout  # the seed step ran
+    assert "no demo data yet" in up.stdout  # and named the services that have none
     assert "customer" in up.stdout
     assert "eyJ" in up.stdout
 
