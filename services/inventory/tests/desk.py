@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -22,6 +22,7 @@ from tripline.messaging.outbox import OutboxUnitOfWork
 from .support import sql
 
 GRACE = timedelta(seconds=120)
+TOMORROW = datetime.now(UTC).date() + timedelta(days=1)
 Reply = tuple[str, dict[str, Any]]  # (event subject without "inventory.evt.hold.", payload)
 
 
@@ -106,3 +107,17 @@ def rooms(room_type_id: uuid.UUID, check_in: Any, check_out: Any, count: int = 1
         "check_out": check_out.isoformat(),
         "rooms": count,
     }
+
+
+def seat_states(database_url: str, schedule_id: uuid.UUID) -> dict[str, tuple[str, uuid.UUID | None]]:
+    rows = sql(database_url, "SELECT seat_no, status, hold_id FROM seats WHERE schedule_id = %s", schedule_id)
+    return {seat: (status, hold) for seat, status, hold in rows}
+
+
+def available_seats(database_url: str, schedule_id: uuid.UUID) -> int:
+    return sql(database_url, "SELECT available_seats FROM schedules WHERE id = %s", schedule_id)[0][0]
+
+
+def night_counts(database_url: str, room_type_id: uuid.UUID) -> dict[date, tuple[int, int, int]]:
+    rows = sql(database_url, "SELECT night, total, held, sold FROM room_nights WHERE room_type_id = %s", room_type_id)
+    return {night: (total, held, sold) for night, total, held, sold in rows}

@@ -337,3 +337,22 @@ def test_models_are_immutable() -> None:
     with pytest.raises(ValidationError):
         money.amount_minor = 2  # type: ignore[misc]
     assert json.loads(money.model_dump_json()) == {"amount_minor": 1, "currency": "INR"}
+
+
+def test_text_with_a_nul_character_is_a_400_naming_the_field() -> None:
+    body = {"items": [bus_item(passengers=[{"name": "As\u0000ha", "age": 31}])], "note": "fine"}
+
+    assert errors_of(post("/bookings", body)) == {"items[0].passengers[0].name": "Text must not contain NUL characters"}
+
+
+def test_a_nul_in_a_query_parameter_is_a_400() -> None:
+    response = make_app().test_client().get("/bookings?status=pend%00ing")
+
+    assert set(errors_of(response)) == {"status"}
+
+
+def test_an_escaped_backslash_before_u0000_is_ordinary_text() -> None:
+    response = post("/bookings", {"items": [bus_item()], "note": "C:\\u0000"})
+
+    assert response.status_code == 200
+    assert response.get_json()["note"] == "C:\\u0000"

@@ -86,6 +86,7 @@ UPGRADE = [
         cancelled_at timestamptz,
         total_seats smallint NOT NULL,
         available_seats smallint NOT NULL,
+        seats_version integer NOT NULL DEFAULT 1,
         version integer NOT NULL DEFAULT 1,
         created_at timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT ck_schedules_status CHECK (status IN ('active', 'cancelled')),

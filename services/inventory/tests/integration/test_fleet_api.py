@@ -268,6 +268,7 @@ def test_times_with_an_offset_are_shown_in_utc_and_places_are_trimmed(client: Fl
         ({"fare": {"amount_minor": 125000, "currency": "USD"}}, "unsupported_currency", "fare.currency"),
         ({"fare": {"amount_minor": -1, "currency": "INR"}}, "validation_failed", "fare.amount_minor"),
         ({"fare": {"amount_minor": 12.5, "currency": "INR"}}, "validation_failed", "fare.amount_minor"),
+        ({"fare": {"amount_minor": 10**10 + 1, "currency": "INR"}}, "validation_failed", "fare.amount_minor"),
         ({"departs_at": DEPARTS.replace(tzinfo=None).isoformat()}, "validation_failed", "departs_at"),
         ({"departs_at": "9999-12-31T23:00:00-05:00"}, "validation_failed", "departs_at"),
         ({"departs_at": "next tuesday"}, "validation_failed", "departs_at"),

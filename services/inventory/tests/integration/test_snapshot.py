@@ -20,7 +20,11 @@ def test_snapshot_queues_one_event_per_aggregate_at_its_current_version(
     operator_id = catalog.operator(database_url)
     catalog.operator(database_url, status="pending")
     schedule_id = catalog.schedule(database_url, operator_id, seats=12)
-    sql(database_url, "UPDATE schedules SET version = 7, available_seats = 10 WHERE id = %s", schedule_id)
+    sql(
+        database_url,
+        "UPDATE schedules SET version = 7, seats_version = 3, available_seats = 10 WHERE id = %s",
+        schedule_id,
+    )
     room_type_id = catalog.room_type(database_url, catalog.owner(database_url))
     catalog.nights(database_url, room_type_id, datetime.now(UTC).date() + timedelta(days=1), 3, 5, 9_000)
 
@@ -31,7 +35,7 @@ def test_snapshot_queues_one_event_per_aggregate_at_its_current_version(
     assert len(outbox_payloads(database_url, "inventory.evt.operator.status_changed")) == 2
     assert len(outbox_payloads(database_url, "inventory.evt.owner.status_changed")) == 1
     [schedule] = outbox_payloads(database_url, "inventory.evt.schedule.upserted")
-    assert (schedule["version"], schedule["available_seats"], schedule["total_seats"]) == (7, 10, 12)
+    assert (schedule["version"], schedule["seats_version"], schedule["available_seats"]) == (7, 3, 10)
     [hotel] = outbox_payloads(database_url, "inventory.evt.hotel.upserted")
     assert [room["room_type_id"] for room in hotel["room_types"]] == [str(room_type_id)]
     [nights] = outbox_payloads(database_url, "inventory.evt.room_nights.changed")

@@ -9,7 +9,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tripline.contracts.values import MessageValue, Money
 from tripline.messaging.contracts import Contract
@@ -29,7 +29,16 @@ class BusSeatsRequest(MessageValue):
 
     type: Literal["bus_seats"] = "bus_seats"
     schedule_id: uuid.UUID
-    seats: Annotated[list[Annotated[str, Field(min_length=1, max_length=8)]], Field(min_length=1, max_length=100)]
+    seats: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=8)]], Field(min_length=1, max_length=MAX_SEATS_PER_ITEM)
+    ]
+
+    @field_validator("seats")
+    @classmethod
+    def _each_seat_once(cls, seats: list[str]) -> list[str]:
+        if len(set(seats)) != len(seats):
+            raise ValueError("a seat is named twice")
+        return seats
 
 
 class HotelRoomsRequest(MessageValue):
@@ -118,7 +127,7 @@ class HeldHotelRooms(MessageValue):
 HeldItem = Annotated[HeldBusSeats | HeldHotelRooms, Field(discriminator="type")]
 
 RejectionReason = Literal["seats_unavailable", "rooms_unavailable", "not_sellable", "hold_released"]
-ConfirmRejection = Literal["hold_lapsed", "hold_released", "hold_unknown", "not_sellable"]
+ConfirmRejection = Literal["hold_lapsed", "hold_released", "hold_rejected", "hold_unknown"]
 
 
 class HoldReserved(Contract):
@@ -224,7 +233,12 @@ class OwnerStatusChanged(Contract):
 
 
 class ScheduleUpserted(Contract):
-    """The whole sellable picture of one schedule; ``version`` orders it against ``SeatsChanged``."""
+    """The whole picture of one schedule.
+
+    Two counters order it: ``version`` moves when the schedule itself changes (publication, cancellation) and
+    ``seats_version`` when its free seats do, the same counter ``SeatsChanged`` carries. A read model keeps both,
+    so whichever of the two events arrives late never overwrites newer facts with older ones.
+    """
 
     TYPE: ClassVar[str] = "inventory.schedule_upserted"
     VERSION: ClassVar[int] = 1
@@ -244,10 +258,11 @@ class ScheduleUpserted(Contract):
     total_seats: int
     available_seats: int
     version: Version
+    seats_version: Version
 
 
 class SeatsChanged(Contract):
-    """A schedule's free seats changed (a hold, sale or release); same version counter as the schedule."""
+    """A schedule's count of free seats changed (seats held, released or expired); ``version`` is its seats_version."""
 
     TYPE: ClassVar[str] = "inventory.seats_changed"
     VERSION: ClassVar[int] = 1

@@ -8,13 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import RowMapping, insert, select, text, update
+from sqlalchemy import RowMapping, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.orm import Session
 
-from inventory.adapters.tables import hold_items, holds, operators, property_owners, room_types, schedules
-from inventory.adapters.tables import hotels as hotels_table
-from inventory.domain.holds import HoldStatus, RoomType, Schedule
+from inventory.adapters.tables import hold_items, holds
+from inventory.domain.holds import HoldStatus
 from tripline.contracts.inventory import HeldItem
 
 HELD_ITEMS: TypeAdapter[list[HeldItem]] = TypeAdapter(list[HeldItem])
@@ -34,11 +33,6 @@ def claim(session: Session, booking_id: uuid.UUID, status: HoldStatus, reason: s
 def lock(session: Session, booking_id: uuid.UUID) -> RowMapping | None:
     """The booking's hold row, locked until the transaction ends."""
     return session.execute(select(holds).where(holds.c.booking_id == booking_id).with_for_update()).mappings().first()
-
-
-def find(session: Session, booking_id: uuid.UUID) -> RowMapping | None:
-    """The booking's hold row, unlocked."""
-    return session.execute(select(holds).where(holds.c.booking_id == booking_id)).mappings().first()
 
 
 def record_held(
@@ -73,48 +67,18 @@ def items_of(session: Session, booking_id: uuid.UUID) -> list[HeldItem]:
     return HELD_ITEMS.validate_python(list(rows))
 
 
-def lapsed(session: Session, grace_seconds: float, limit: int) -> list[uuid.UUID]:
-    """Up to ``limit`` held holds past their grace period, locked; rows another sweeper holds are skipped."""
-    return list(
-        session.execute(
-            select(holds.c.booking_id)
-            .where(holds.c.status == HoldStatus.HELD.value)
-            .where(holds.c.expires_at < text("now() - make_interval(secs => :grace)").bindparams(grace=grace_seconds))
-            .order_by(holds.c.expires_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
+def next_lapsed(session: Session, grace_seconds: float) -> uuid.UUID | None:
+    """The oldest held hold past its grace period, locked; holds another sweeper has claimed are skipped."""
+    return session.execute(
+        select(holds.c.booking_id)
+        .where(holds.c.status == HoldStatus.HELD.value)
+        .where(holds.c.expires_at < text("now() - make_interval(secs => :grace)").bindparams(grace=grace_seconds))
+        .order_by(holds.c.expires_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
 
 
-def schedule_for_sale(session: Session, schedule_id: uuid.UUID) -> tuple[Schedule, RowMapping] | None:
-    """What reserving a schedule's seats checks, and the row it prices from."""
-    row = (
-        session.execute(
-            select(schedules, operators.c.approval_status.label("operator_status"))
-            .join(operators, operators.c.id == schedules.c.operator_id)
-            .where(schedules.c.id == schedule_id)
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
-    return Schedule(status=row["status"], operator_status=row["operator_status"], departs_at=row["departs_at"]), row
-
-
-def room_type_for_sale(session: Session, room_type_id: uuid.UUID) -> RoomType | None:
-    """What reserving a room type's nights checks."""
-    row = (
-        session.execute(
-            select(room_types.c.hotel_id, hotels_table.c.is_active, property_owners.c.approval_status)
-            .join(hotels_table, hotels_table.c.id == room_types.c.hotel_id)
-            .join(property_owners, property_owners.c.id == hotels_table.c.owner_id)
-            .where(room_types.c.id == room_type_id)
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
-    return RoomType(hotel_id=row["hotel_id"], hotel_active=row["is_active"], owner_status=row["approval_status"])
+def database_now(session: Session) -> datetime:
+    """The transaction's start time on the database clock, the one clock every hold deadline is kept on."""
+    return session.execute(select(func.now())).scalar_one()

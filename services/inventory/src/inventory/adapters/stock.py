@@ -45,9 +45,9 @@ _FREE_SEATS = text("""
 """)
 
 _COUNT_SEATS = text("""
-    UPDATE schedules SET available_seats = available_seats + :change, version = version + 1
+    UPDATE schedules SET available_seats = available_seats + :change, seats_version = seats_version + 1
     WHERE id = :schedule_id AND (:change >= 0 OR (status = 'active' AND departs_at > now()))
-    RETURNING available_seats, version
+    RETURNING available_seats, seats_version
 """)
 
 # One statement per stay: the nights are locked in night order, and only nights with room enough are changed.
@@ -97,13 +97,13 @@ def free_seats(session: Session, hold_id: uuid.UUID) -> Counter[uuid.UUID]:
 
 
 def count_seats(session: Session, schedule_id: uuid.UUID, change: int) -> tuple[int, int] | None:
-    """Move a schedule's free-seat count by ``change``; returns ``(available_seats, version)``.
+    """Move a schedule's free-seat count by ``change``; returns ``(available_seats, seats_version)``.
 
     Taking seats (a negative change) is refused, returning None, once the schedule is cancelled or departed: this
     row lock is the one a cancellation takes, so a hold can never slip in after the cancellation committed.
     """
     row = session.execute(_COUNT_SEATS, {"schedule_id": schedule_id, "change": change}).first()
-    return None if row is None else (row.available_seats, row.version)
+    return None if row is None else (row.available_seats, row.seats_version)
 
 
 def hold_nights(

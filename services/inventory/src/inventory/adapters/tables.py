@@ -109,8 +109,9 @@ schedules = Table(
     Column("status", Text, nullable=False, server_default=text("'active'")),
     Column("cancelled_at", DateTime(timezone=True)),
     Column("total_seats", SmallInteger, nullable=False),
-    # Kept with the seats in the same transaction; its row is also the schedule's version counter.
+    # Kept with the seats in the same transaction, and counted by its own version (see ScheduleUpserted).
     Column("available_seats", SmallInteger, nullable=False),
+    Column("seats_version", Integer, nullable=False, server_default=text("1")),
     Column("version", Integer, nullable=False, server_default=text("1")),
     _created_at(),
     CheckConstraint("status IN ('active', 'cancelled')", name="status"),

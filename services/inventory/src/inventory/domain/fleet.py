@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from inventory.domain.amenities import amenity_violations
-from inventory.domain.violations import RulesBroken, Violation, item_violations
+from inventory.domain.violations import RulesBroken, Violation, item_violations, unit_price_violations
 
 BusType = Literal["seater", "sleeper", "semi_sleeper"]
 ShownSeatStatus = Literal["available", "held", "sold"]
@@ -102,7 +102,11 @@ def plan_departure(
     now: datetime,
 ) -> Departure:
     """The schedule as it will be kept, or ``RulesBroken`` naming every bad field."""
-    violations = [*route_violations(origin, destination), *timing_violations(departs_at, arrives_at, now)]
+    violations = [
+        *route_violations(origin, destination),
+        *timing_violations(departs_at, arrives_at, now),
+        *unit_price_violations("fare", fare_minor),
+    ]
     if violations:
         raise RulesBroken(violations)
     return Departure(

@@ -21,6 +21,7 @@ from pydantic import (
 from inventory.config import InventorySettings
 from inventory.domain.amenities import AMENITY, MAX_AMENITIES, amenity_violations
 from inventory.domain.stays import MAX_ROOMS, allotment_range, available, night_range
+from inventory.domain.violations import ensure_unit_price
 from inventory.entrypoints.refusals import answer_refusals
 from inventory.entrypoints.responses import Timestamp, answer, created
 from inventory.service_layer import hotels
@@ -229,6 +230,7 @@ def hotels_blueprint(unit_of_work: Callable[[], OutboxUnitOfWork], settings: Inv
     def set_allotment(room_type_id: uuid.UUID) -> Response:
         body = parse_body(AllotmentChange)
         ensure_platform_currency(body.rate, settings.platform_currency, field="rate")
+        ensure_unit_price("rate", body.rate.amount_minor)
         span = allotment_range(body.start, body.end, today=utcnow().date())
         rate = body.rate.model_dump()
         changed = hotels.set_allotment(unit_of_work(), current_principal(), room_type_id, span, body.rooms, rate)

@@ -73,6 +73,7 @@ def schedule_upserted(session: Session, schedule_id: uuid.UUID) -> ScheduleUpser
         total_seats=row["total_seats"],
         available_seats=row["available_seats"],
         version=row["version"],
+        seats_version=row["seats_version"],
     )
 
 

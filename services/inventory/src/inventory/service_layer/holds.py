@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import RowMapping
 
-from inventory.adapters import hold_records, stock
+from inventory.adapters import for_sale, hold_records, stock
 from inventory.domain.holds import (
     HoldStatus,
     Rejection,
     ensure_schedule_sellable,
     ensure_stay_sellable,
     is_confirmable,
+    nights_of,
     seats_price,
     stay_ends_at,
     stay_price,
@@ -48,8 +49,6 @@ from tripline.messaging.contracts import Contract
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.outbox import OutboxUnitOfWork
 
-SWEEP_BATCH = 100
-
 
 def reserve_inventory(command: ReserveInventory, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
     """Hold every item of the booking or none, and answer ``hold.reserved`` or ``hold.rejected``."""
@@ -58,7 +57,7 @@ def reserve_inventory(command: ReserveInventory, envelope: Envelope, uow: Outbox
         # Asked again (a retry, or a reserve after a release): the first decision stands.
         _reply(uow, booking_id, _standing_decision(uow, booking_id), envelope)
         return
-    now = uow.clock()
+    now = hold_records.database_now(uow.session)
     attempt = uow.session.begin_nested()
     try:
         items = _take_items(uow, command, now)
@@ -77,7 +76,7 @@ def confirm_hold(command: ConfirmHold, envelope: Envelope, uow: OutboxUnitOfWork
     """Sell a live or in-grace hold (``hold.confirmed``), else ``hold.confirm_rejected``."""
     booking_id = command.booking_id
     hold = hold_records.lock(uow.session, booking_id)
-    now = uow.clock()
+    now = hold_records.database_now(uow.session)
     if hold is None:
         reply: Contract = HoldConfirmRejected(
             booking_id=booking_id, reason="hold_unknown", detail="No hold was ever placed."
@@ -98,10 +97,12 @@ def confirm_hold(command: ConfirmHold, envelope: Envelope, uow: OutboxUnitOfWork
 def release_hold(command: ReleaseHold, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
     """Free the booking's seats and rooms, held or sold; a release with no hold leaves a tombstone."""
     booking_id = command.booking_id
-    now = uow.clock()
-    # The tombstone: a reserve arriving after this release finds the booking's hold already ended.
+    now = hold_records.database_now(uow.session)
     was_held = False
-    if not hold_records.claim(uow.session, booking_id, HoldStatus.RELEASED, reason=command.reason):
+    if hold_records.claim(uow.session, booking_id, HoldStatus.RELEASED, reason=command.reason):
+        # No hold yet: this row is the tombstone, so a reserve arriving after its own release is rejected.
+        hold_records.record_outcome(uow.session, booking_id, HoldStatus.RELEASED, released_at=now)
+    else:
         hold = hold_records.lock(uow.session, booking_id)
         assert hold is not None  # claim found it, and holds are never deleted
         was_held = HoldStatus(hold["status"]).owns_inventory
@@ -110,18 +111,16 @@ def release_hold(command: ReleaseHold, envelope: Envelope, uow: OutboxUnitOfWork
             hold_records.record_outcome(
                 uow.session, booking_id, HoldStatus.RELEASED, reason=command.reason, released_at=now
             )
-    else:
-        hold_records.record_outcome(uow.session, booking_id, HoldStatus.RELEASED, released_at=now)
     _reply(uow, booking_id, HoldReleased(booking_id=booking_id, reason=command.reason, was_held=was_held), envelope)
 
 
-def sweep_lapsed_holds(uow: OutboxUnitOfWork, grace: timedelta) -> int:
-    """Release up to one batch of holds past ``expires_at + grace`` (``hold.expired``); returns how many."""
-    now = uow.clock()
-    lapsed = hold_records.lapsed(uow.session, grace.total_seconds(), SWEEP_BATCH)
-    for booking_id in lapsed:
-        _expire(uow, booking_id, now)
-    return len(lapsed)
+def expire_one_lapsed_hold(uow: OutboxUnitOfWork, grace: timedelta) -> bool:
+    """Release the oldest hold past ``expires_at + grace`` (``hold.expired``); False when there is none."""
+    booking_id = hold_records.next_lapsed(uow.session, grace.total_seconds())
+    if booking_id is None:
+        return False
+    _expire(uow, booking_id, hold_records.database_now(uow.session))
+    return True
 
 
 # Reserving -----------------------------------------------------------------------------------------------------
@@ -158,7 +157,7 @@ def _seats_per_schedule(held: dict[int, HeldItem]) -> Counter[uuid.UUID]:
 def _take_seats(
     uow: OutboxUnitOfWork, booking_id: uuid.UUID, request: BusSeatsRequest, n: int, now: datetime
 ) -> HeldBusSeats:
-    found = hold_records.schedule_for_sale(uow.session, request.schedule_id)
+    found = for_sale.schedule_for_sale(uow.session, request.schedule_id)
     ensure_schedule_sellable(found[0] if found else None, n, now)
     assert found is not None
     schedule = found[1]
@@ -178,11 +177,11 @@ def _take_seats(
 
 
 def _take_stay(uow: OutboxUnitOfWork, request: HotelRoomsRequest, n: int, now: datetime) -> HeldHotelRooms:
-    room_type = hold_records.room_type_for_sale(uow.session, request.room_type_id)
+    room_type = for_sale.room_type_for_sale(uow.session, request.room_type_id)
     ensure_stay_sellable(room_type, request.check_in, request.check_out, n, now.date())
     assert room_type is not None
     nights = stock.hold_nights(uow.session, request.room_type_id, request.check_in, request.check_out, request.rooms)
-    if len(nights) != (request.check_out - request.check_in).days:
+    if len(nights) != len(nights_of(request.check_in, request.check_out)):
         raise Rejection("rooms_unavailable", f"Fewer than {request.rooms} rooms left on some night of the stay.", n)
     hotel_id = uuid.UUID(str(room_type.hotel_id))
     uow.outbox.add(room_nights_changed(request.room_type_id, hotel_id, nights))
@@ -207,7 +206,7 @@ def _count_seats(uow: OutboxUnitOfWork, changes: Counter[uuid.UUID]) -> None:
     for schedule_id in sorted(changes, key=str):
         counted = stock.count_seats(uow.session, schedule_id, changes[schedule_id])
         if counted is None:  # cancelled or departed while its seats were being held
-            raise Rejection("not_sellable", "The schedule stopped selling while the seats were being held.")
+            raise Rejection("not_sellable", "The schedule stopped selling while its seats were being held.")
         uow.outbox.add(seats_changed(schedule_id, *counted))
 
 
@@ -217,7 +216,8 @@ def _count_seats(uow: OutboxUnitOfWork, changes: Counter[uuid.UUID]) -> None:
 def _sell(uow: OutboxUnitOfWork, booking_id: uuid.UUID, now: datetime) -> None:
     stock.sell_seats(uow.session, booking_id)
     for item in _stays(uow, booking_id):
-        # Held rooms become sold: availability is unchanged, so search hears nothing.
+        # Held rooms become sold: availability is unchanged, so search is not told (the nights' versions still
+        # move on, which only makes the next event for them win, as it should).
         stock.move_nights(uow.session, _stay_keys(item), held_change=-item.rooms, sold_change=item.rooms)
     hold_records.record_outcome(uow.session, booking_id, HoldStatus.CONFIRMED, confirmed_at=now)
 
@@ -302,7 +302,7 @@ def _confirm_refused(booking_id: uuid.UUID, status: HoldStatus) -> HoldConfirmRe
             booking_id=booking_id, reason="hold_lapsed", detail="The hold lapsed past its grace."
         )
     if status is HoldStatus.REJECTED:
-        return HoldConfirmRejected(booking_id=booking_id, reason="hold_unknown", detail="The reserve was rejected.")
+        return HoldConfirmRejected(booking_id=booking_id, reason="hold_rejected", detail="The reserve was rejected.")
     return HoldConfirmRejected(booking_id=booking_id, reason="hold_released", detail="The hold was released.")
 
 
@@ -315,12 +315,15 @@ def _money(row: RowMapping, column: str) -> Money:
 
 
 def release_lapsed_holds(unit_of_work: Callable[[], OutboxUnitOfWork], grace: timedelta) -> int:
-    """Sweep batch after batch, one transaction each, until no lapsed hold is left; returns how many."""
+    """Expire lapsed holds until none is left, one per transaction; returns how many.
+
+    One hold per transaction keeps the lock order every hold uses (seats, nights, counters): expiring two holds
+    in one transaction would take one's counter before the other's nights, and deadlock against a reserve.
+    """
     released = 0
     while True:
         with unit_of_work() as uow:
-            swept = sweep_lapsed_holds(uow, grace)
+            if not expire_one_lapsed_hold(uow, grace):
+                return released
             uow.commit()
-        released += swept
-        if swept < SWEEP_BATCH:
-            return released
+        released += 1
