@@ -82,12 +82,18 @@ def seats_changed(schedule_id: uuid.UUID, available_seats: int, version: int) ->
     return SeatsChanged(schedule_id=schedule_id, available_seats=available_seats, version=version)
 
 
-def hotel_upserted(session: Session, hotel_id: uuid.UUID) -> HotelUpserted:
-    """The whole descriptive picture of one hotel with its room types, as of this transaction."""
+def hotel_with_room_types(session: Session, hotel_id: uuid.UUID) -> dict[str, Any]:
+    """The hotel row with ``room_types``: its room type rows, oldest first."""
     hotel = session.execute(select(hotels).where(hotels.c.id == hotel_id)).mappings().one()
     kinds = session.execute(
         select(room_types).where(room_types.c.hotel_id == hotel_id).order_by(room_types.c.created_at, room_types.c.id)
-    ).mappings()
+    )
+    return {**hotel, "room_types": [dict(kind) for kind in kinds.mappings()]}
+
+
+def hotel_upserted(session: Session, hotel_id: uuid.UUID) -> HotelUpserted:
+    """The whole descriptive picture of one hotel with its room types, as of this transaction."""
+    hotel = hotel_with_room_types(session, hotel_id)
     return HotelUpserted(
         hotel_id=hotel["id"],
         owner_id=hotel["owner_id"],
@@ -101,7 +107,7 @@ def hotel_upserted(session: Session, hotel_id: uuid.UUID) -> HotelUpserted:
             RoomTypeView(
                 room_type_id=kind["id"], name=kind["name"], capacity=kind["capacity"], amenities=kind["amenities"]
             )
-            for kind in kinds
+            for kind in hotel["room_types"]
         ],
         version=hotel["version"],
     )

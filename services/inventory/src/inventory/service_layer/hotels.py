@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from inventory.adapters.tables import hotels, property_owners, room_nights, room_types
 from inventory.domain.stays import NightRange
-from inventory.service_layer.announcements import hotel_upserted, room_nights_changed
+from inventory.service_layer.announcements import hotel_upserted, hotel_with_room_types, room_nights_changed
 from inventory.service_layer.errors import NotVisible, violates_unique, visible_to
 from tripline.auth.tokens import Principal
 from tripline.messaging.outbox import OutboxUnitOfWork
@@ -53,7 +53,7 @@ def register_hotel(uow: OutboxUnitOfWork, principal: Principal, owner_id: uuid.U
         hotel_id = uuid.uuid4()
         uow.session.execute(insert(hotels).values(id=hotel_id, owner_id=owner_id, **description))
         uow.outbox.add(hotel_upserted(uow.session, hotel_id))
-        hotel = _hotel_with_room_types(uow.session, hotel_id)
+        hotel = hotel_with_room_types(uow.session, hotel_id)
         uow.commit()
     return hotel
 
@@ -62,7 +62,7 @@ def find_hotel(uow: OutboxUnitOfWork, principal: Principal, hotel_id: uuid.UUID)
     """The hotel with its room types, if the caller may see it."""
     with uow:
         _visible_hotel(uow.session, principal, hotel_id)
-        return _hotel_with_room_types(uow.session, hotel_id)
+        return hotel_with_room_types(uow.session, hotel_id)
 
 
 def revise_hotel(uow: OutboxUnitOfWork, principal: Principal, hotel_id: uuid.UUID, changes: Row) -> Row:
@@ -71,7 +71,7 @@ def revise_hotel(uow: OutboxUnitOfWork, principal: Principal, hotel_id: uuid.UUI
         _visible_hotel(uow.session, principal, hotel_id, lock=True)
         _bump_hotel(uow.session, hotel_id, changes)
         uow.outbox.add(hotel_upserted(uow.session, hotel_id))
-        hotel = _hotel_with_room_types(uow.session, hotel_id)
+        hotel = hotel_with_room_types(uow.session, hotel_id)
         uow.commit()
     return hotel
 
@@ -161,14 +161,6 @@ def _bump_hotel(session: Session, hotel_id: uuid.UUID, changes: Row) -> None:
         .where(hotels.c.id == hotel_id)
         .values(**changes, version=hotels.c.version + 1, updated_at=func.now())
     )
-
-
-def _hotel_with_room_types(session: Session, hotel_id: uuid.UUID) -> Row:
-    hotel = session.execute(select(hotels).where(hotels.c.id == hotel_id)).mappings().one()
-    kinds = session.execute(
-        select(room_types).where(room_types.c.hotel_id == hotel_id).order_by(room_types.c.created_at, room_types.c.id)
-    )
-    return {**hotel, "room_types": [dict(kind) for kind in kinds.mappings()]}
 
 
 def _upsert_nights(session: Session, room_type_id: uuid.UUID, span: NightRange, rooms: int, rate: Row) -> list[Row]:
