@@ -159,8 +159,6 @@ UPGRADE = [
         booking_id uuid PRIMARY KEY,
         status text NOT NULL,
         expires_at timestamptz,
-        total_minor bigint,
-        currency text,
         reason text,
         detail text,
         item_index smallint,

@@ -35,9 +35,7 @@ def lock(session: Session, booking_id: uuid.UUID) -> RowMapping | None:
     return session.execute(select(holds).where(holds.c.booking_id == booking_id).with_for_update()).mappings().first()
 
 
-def record_held(
-    session: Session, booking_id: uuid.UUID, items: Sequence[HeldItem], expires_at: datetime, total_minor: int
-) -> None:
+def record_held(session: Session, booking_id: uuid.UUID, items: Sequence[HeldItem], expires_at: datetime) -> None:
     """Remember the priced items and the hold's deadline."""
     session.execute(
         insert(hold_items),
@@ -46,12 +44,7 @@ def record_held(
             for n, item in enumerate(items)
         ],
     )
-    currency = items[0].price.currency
-    session.execute(
-        update(holds)
-        .where(holds.c.booking_id == booking_id)
-        .values(expires_at=expires_at, total_minor=total_minor, currency=currency)
-    )
+    session.execute(update(holds).where(holds.c.booking_id == booking_id).values(expires_at=expires_at))
 
 
 def record_outcome(session: Session, booking_id: uuid.UUID, status: HoldStatus, **values: Any) -> None:

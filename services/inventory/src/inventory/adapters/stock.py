@@ -11,7 +11,6 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
 from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session
@@ -50,23 +49,10 @@ _COUNT_SEATS = text("""
     RETURNING available_seats, seats_version
 """)
 
-# One statement per stay: the nights are locked in night order, and only nights with room enough are changed.
-_HOLD_NIGHTS = text("""
-    WITH wanted AS (
-        SELECT room_type_id, night FROM room_nights
-        WHERE room_type_id = :room_type_id AND night >= :check_in AND night < :check_out
-        ORDER BY night
-        FOR UPDATE
-    )
-    UPDATE room_nights SET held = held + :rooms, version = version + 1
-    FROM wanted
-    WHERE room_nights.room_type_id = wanted.room_type_id AND room_nights.night = wanted.night
-      AND room_nights.held + room_nights.sold + :rooms <= room_nights.total
-    RETURNING room_nights.*
-""")
-
-# Moves rooms between the held and sold columns (or out of them) for every night of a stay, in night order.
-_MOVE_NIGHTS = text("""
+# One statement per stay: its nights are locked in night order, and a night is changed only if it still has room
+# for the change (always true when rooms move from held to sold or back to free), so taking rooms needs no
+# separate check: fewer rows back than nights asked means some night was full.
+_SHIFT_NIGHTS = text("""
     WITH stay AS (
         SELECT room_type_id, night FROM room_nights
         WHERE room_type_id = :room_type_id AND night >= :check_in AND night < :check_out
@@ -76,6 +62,7 @@ _MOVE_NIGHTS = text("""
     UPDATE room_nights SET held = held + :held_change, sold = sold + :sold_change, version = version + 1
     FROM stay
     WHERE room_nights.room_type_id = stay.room_type_id AND room_nights.night = stay.night
+      AND room_nights.held + room_nights.sold + :held_change + :sold_change <= room_nights.total
     RETURNING room_nights.*
 """)
 
@@ -106,24 +93,21 @@ def count_seats(session: Session, schedule_id: uuid.UUID, change: int) -> tuple[
     return None if row is None else (row.available_seats, row.seats_version)
 
 
-def hold_nights(
-    session: Session, room_type_id: uuid.UUID, check_in: date, check_out: date, rooms: int
+def shift_nights(
+    session: Session, room_type_id: uuid.UUID, check_in: date, check_out: date, *, held: int, sold: int
 ) -> list[RowMapping]:
-    """Hold ``rooms`` on each night of the stay that has them; returns the nights changed, in order."""
-    params = {"room_type_id": room_type_id, "check_in": check_in, "check_out": check_out, "rooms": rooms}
-    return _by_night(session.execute(_HOLD_NIGHTS, params).mappings().all())
+    """Add ``held`` and ``sold`` rooms (negative to give back) on each night of the stay that has room for them.
 
-
-def move_nights(session: Session, item: dict[str, Any], *, held_change: int, sold_change: int) -> list[RowMapping]:
-    """Shift a held stay's rooms between held, sold and free on every night; returns the nights, in order."""
+    Returns the nights changed, in order; taking rooms succeeded only if every night of the stay came back.
+    """
     params = {
-        "room_type_id": item["room_type_id"],
-        "check_in": item["check_in"],
-        "check_out": item["check_out"],
-        "held_change": held_change,
-        "sold_change": sold_change,
+        "room_type_id": room_type_id,
+        "check_in": check_in,
+        "check_out": check_out,
+        "held_change": held,
+        "sold_change": sold,
     }
-    return _by_night(session.execute(_MOVE_NIGHTS, params).mappings().all())
+    return _by_night(session.execute(_SHIFT_NIGHTS, params).mappings().all())
 
 
 def _by_night(rows: Sequence[RowMapping]) -> list[RowMapping]:

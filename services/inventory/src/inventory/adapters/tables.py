@@ -189,8 +189,6 @@ holds = Table(
     Column("booking_id", Uuid, primary_key=True),
     Column("status", Text, nullable=False),
     Column("expires_at", DateTime(timezone=True)),
-    Column("total_minor", BigInteger),
-    Column("currency", Text),
     # Why a reserve was refused, or why the hold was released; replayed to a duplicate command.
     Column("reason", Text),
     Column("detail", Text),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import RowMapping
 
@@ -66,10 +66,9 @@ def reserve_inventory(command: ReserveInventory, envelope: Envelope, uow: Outbox
         _reply(uow, booking_id, _rejected(uow, booking_id, rejection), envelope)
         return
     attempt.commit()
-    expires_at = now + timedelta(seconds=command.hold_seconds)
-    total = sum(item.price.amount_minor for item in items)
-    hold_records.record_held(uow.session, booking_id, items, expires_at, total)
-    _reply(uow, booking_id, _reserved(booking_id, items, expires_at), envelope)
+    reserved = _reserved(booking_id, items, now + timedelta(seconds=command.hold_seconds))
+    hold_records.record_held(uow.session, booking_id, items, reserved.expires_at)
+    _reply(uow, booking_id, reserved, envelope)
 
 
 def confirm_hold(command: ConfirmHold, envelope: Envelope, uow: OutboxUnitOfWork, grace: timedelta) -> None:
@@ -180,7 +179,9 @@ def _take_stay(uow: OutboxUnitOfWork, request: HotelRoomsRequest, n: int, now: d
     room_type = for_sale.room_type_for_sale(uow.session, request.room_type_id)
     ensure_stay_sellable(room_type, request.check_in, request.check_out, n, now.date())
     assert room_type is not None
-    nights = stock.hold_nights(uow.session, request.room_type_id, request.check_in, request.check_out, request.rooms)
+    nights = stock.shift_nights(
+        uow.session, request.room_type_id, request.check_in, request.check_out, held=request.rooms, sold=0
+    )
     if len(nights) != len(nights_of(request.check_in, request.check_out)):
         raise Rejection("rooms_unavailable", f"Fewer than {request.rooms} rooms left on some night of the stay.", n)
     hotel_id = uuid.UUID(str(room_type.hotel_id))
@@ -218,7 +219,7 @@ def _sell(uow: OutboxUnitOfWork, booking_id: uuid.UUID, now: datetime) -> None:
     for item in _stays(uow, booking_id):
         # Held rooms become sold: availability is unchanged, so search is not told (the nights' versions still
         # move on, which only makes the next event for them win, as it should).
-        stock.move_nights(uow.session, _stay_keys(item), held_change=-item.rooms, sold_change=item.rooms)
+        stock.shift_nights(uow.session, *_stay(item), held=-item.rooms, sold=item.rooms)
     hold_records.record_outcome(uow.session, booking_id, HoldStatus.CONFIRMED, confirmed_at=now)
 
 
@@ -232,12 +233,9 @@ def _give_back(uow: OutboxUnitOfWork, booking_id: uuid.UUID, *, was_sold: bool) 
     """Free every seat and room of the hold, in the same lock order as reserving (seats, nights, counters)."""
     freed = stock.free_seats(uow.session, booking_id)
     for item in _stays(uow, booking_id):
-        change = (
-            {"held_change": 0, "sold_change": -item.rooms}
-            if was_sold
-            else {"held_change": -item.rooms, "sold_change": 0}
-        )
-        nights = stock.move_nights(uow.session, _stay_keys(item), **change)
+        given_back = -item.rooms
+        held, sold = (0, given_back) if was_sold else (given_back, 0)
+        nights = stock.shift_nights(uow.session, *_stay(item), held=held, sold=sold)
         uow.outbox.add(room_nights_changed(item.room_type_id, item.hotel_id, nights))
     _count_seats(uow, freed)
 
@@ -250,8 +248,8 @@ def _stays(uow: OutboxUnitOfWork, booking_id: uuid.UUID) -> list[HeldHotelRooms]
     )
 
 
-def _stay_keys(item: HeldHotelRooms) -> dict[str, object]:
-    return {"room_type_id": item.room_type_id, "check_in": item.check_in, "check_out": item.check_out}
+def _stay(item: HeldHotelRooms) -> tuple[uuid.UUID, date, date]:
+    return item.room_type_id, item.check_in, item.check_out
 
 
 # Replies -------------------------------------------------------------------------------------------------------
