@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import pytest
-from sqlalchemy.engine import make_url
 
-from devstack.provision import create_database, drop_database
+from devstack.provision import scratch_database
 
 pytest_plugins = ["devstack.pytest_plugin"]
 
@@ -16,8 +15,12 @@ pytest_plugins = ["devstack.pytest_plugin"]
 @pytest.fixture
 def fresh_database_url(postgres_admin_url: str) -> Iterator[str]:
     """An empty database of its own for one test, dropped afterwards."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    create_database(postgres_admin_url, name)
-    url = make_url(postgres_admin_url).set(drivername="postgresql+psycopg", database=name)
-    yield url.render_as_string(hide_password=False)
-    drop_database(postgres_admin_url, name)
+    with scratch_database(postgres_admin_url, "test") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def scratch_databases(postgres_admin_url: str) -> Iterator[Callable[[str], str]]:
+    """Make empty databases named after a prefix, each dropped when the session ends."""
+    with ExitStack() as stack:
+        yield lambda prefix: stack.enter_context(scratch_database(postgres_admin_url, prefix))

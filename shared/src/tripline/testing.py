@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
+import psycopg
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import MetaData, create_engine, inspect
 
+from tripline.auth.tokens import issue_dev_token
 from tripline.messaging.contracts import Contract
 from tripline.messaging.envelope import Envelope
-from tripline.migrations import alembic_config, database_revision, head_revision
+from tripline.migrations import alembic_config, database_revision, head_revision, upgrade_to_head
+from tripline.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 def assert_migrations_reversible(migrations_dir: Path, database_url: str) -> None:
@@ -77,3 +87,72 @@ class FakeUnitOfWork:
 
     def rollback(self) -> None:
         """Nothing to undo in memory."""
+
+
+def bearer(sub: str, role: str) -> dict[str, str]:
+    """Headers carrying a development token for ``sub`` in ``role``."""
+    return {"Authorization": f"Bearer {issue_dev_token(sub, role)}"}
+
+
+def plain_url(url: str) -> str:
+    """A libpq URL for psycopg from a SQLAlchemy one."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def sql(database_url: str, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run one statement in its own transaction and return its rows (empty for statements without rows)."""
+    with psycopg.connect(plain_url(database_url), autocommit=True) as connection:
+        cursor = connection.execute(statement, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def outbox_payloads(database_url: str, subject: str) -> list[dict[str, Any]]:
+    """Payloads queued in the outbox on ``subject``, oldest first."""
+    rows = sql(database_url, "SELECT envelope FROM outbox WHERE subject = %s ORDER BY created_at, id", subject)
+    return [row[0]["payload"] for row in rows]
+
+
+def empty_every_table(database_url: str) -> None:
+    """Truncate every table but Alembic's, so a session's migrated database starts each test empty."""
+    with psycopg.connect(plain_url(database_url), autocommit=True) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
+        connection.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+
+
+def service_fixtures(
+    service: str, migrations_dir: Path, settings_type: type[S], create_app: Callable[[S], Flask]
+) -> tuple[Any, ...]:
+    """A service's test fixtures: ``migrated_database_url`` (once per session), ``database_url`` (emptied for each
+    test), ``settings``, ``app`` and ``client``. A service's conftest assigns them to those very names."""
+
+    @pytest.fixture(name="migrated_database_url", scope="session")
+    def migrated_database_url(scratch_databases: Callable[[str], str]) -> str:
+        url = scratch_databases(service)
+        upgrade_to_head(migrations_dir, url)
+        return url
+
+    @pytest.fixture(name="database_url")
+    def database_url(migrated_database_url: str) -> str:
+        empty_every_table(migrated_database_url)
+        return migrated_database_url
+
+    @pytest.fixture(name="settings")
+    def settings(database_url: str) -> S:
+        return settings_type(database_url=database_url)
+
+    @pytest.fixture(name="app")
+    def app(settings: S) -> Iterator[Flask]:
+        app = create_app(settings)
+        yield app
+        app.extensions["tripline"].engine.dispose()
+
+    @pytest.fixture(name="client")
+    def client(app: Flask) -> FlaskClient:
+        return app.test_client()
+
+    return migrated_database_url, database_url, settings, app, client

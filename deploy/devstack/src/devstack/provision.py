@@ -6,9 +6,11 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -61,6 +63,22 @@ def drop_database(admin_url: str, name: str) -> None:
     query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(query)
+
+
+@contextmanager
+def scratch_database(admin_url: str, prefix: str) -> Iterator[str]:
+    """A new empty database named ``<prefix>_<random>`` as a SQLAlchemy URL, dropped on exit (for tests)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    create_database(admin_url, name)
+    try:
+        yield _sqlalchemy_url(admin_url, name)
+    finally:
+        drop_database(admin_url, name)
+
+
+def _sqlalchemy_url(admin_url: str, database: str) -> str:
+    parts = urlsplit(admin_url)
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg", path=f"/{database}"))
 
 
 def _ensure_role(conn: psycopg.Connection, role: str, password: str) -> None:

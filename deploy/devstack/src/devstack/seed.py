@@ -14,7 +14,7 @@ import sys
 
 from devstack import SERVICES
 
-SEEDERS: list[str] = ["inventory.entrypoints.cli seed"]
+SEEDERS: list[str] = ["inventory.entrypoints.cli seed", "payments.entrypoints.cli seed"]
 
 # Accounts the sample tokens are issued for; seeders create demo resources owned by these subs.
 DEMO_ACCOUNTS: list[tuple[str, str]] = [

@@ -23,12 +23,12 @@ from inventory.domain.amenities import AMENITY, MAX_AMENITIES, amenity_violation
 from inventory.domain.stays import MAX_ROOMS, allotment_range, available, night_range
 from inventory.domain.violations import ensure_unit_price
 from inventory.entrypoints.refusals import answer_refusals
-from inventory.entrypoints.responses import Timestamp, answer, created
 from inventory.service_layer import hotels
 from inventory.service_layer.hotels import Row
 from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
 from tripline.http.openapi import documented
+from tripline.http.responses import Timestamp, answer, created
 from tripline.http.validation import ApiModel, Money, ensure_platform_currency, parse_body, parse_query
 from tripline.messaging.outbox import OutboxUnitOfWork
 from tripline.timestamps import utcnow

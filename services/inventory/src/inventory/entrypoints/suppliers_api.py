@@ -14,13 +14,13 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringCons
 from inventory.config import InventorySettings
 from inventory.domain.approvals import ApprovalStatus, Decision
 from inventory.entrypoints.refusals import answer_refusals
-from inventory.entrypoints.responses import Timestamp, answer, created
 from inventory.service_layer import suppliers
 from inventory.service_layer.suppliers import OPERATOR, OWNER, Position, Row, SupplierKind
 from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
 from tripline.http.openapi import documented
 from tripline.http.problems import FieldError, bad_request
+from tripline.http.responses import Timestamp, answer, created
 from tripline.http.validation import ApiModel, PageQuery, decode_cursor, encode_cursor, parse_body, parse_query
 from tripline.messaging.outbox import OutboxUnitOfWork
 from tripline.timestamps import rfc3339

@@ -1,4 +1,4 @@
-"""How inventory's views answer: a response model as JSON, with a ``Location`` when something was created."""
+"""How every service's views answer: a response model as JSON, with a ``Location`` when something was created."""
 
 from __future__ import annotations
 

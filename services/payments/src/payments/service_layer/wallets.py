@@ -1,0 +1,158 @@
+"""A customer's wallet: its balance and history, top-ups through the provider, and admins' credits.
+
+Money comes in under the caller's idempotency key, which the ledger keeps forever: a top-up or credit retried
+after its cached HTTP response is gone finds the transaction it already made instead of making another.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import RowMapping
+from sqlalchemy.orm import Session
+
+from payments.adapters import ledger
+from payments.adapters.providers import ChargeRequest, TopUpProvider
+from payments.domain import ledger as rules
+from tripline.db import UnitOfWork
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class NoWallet(Exception):
+    """The customer has never used a wallet."""
+
+
+class WalletLimitReached(Exception):
+    """The wallet would hold more than a wallet may; nothing was charged or written."""
+
+
+class KeyReusedElsewhere(Exception):
+    """The key already moved different money (after the cached HTTP response expired)."""
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """What a wallet holds, and since when."""
+
+    customer_id: str
+    balance: int
+    currency: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """Transactions newest first; ``has_more`` when older ones follow."""
+
+    items: list[RowMapping]
+    has_more: bool
+
+
+def caller_scope(account_id: str) -> str:
+    """The scope of an HTTP caller's keys: keys are per account, as the contract scopes them."""
+    return f"account:{account_id}"
+
+
+def open_wallet(unit_of_work: UnitOfWorkFactory, customer_id: str, currency: str) -> Wallet:
+    """The customer's own wallet, created at zero on first use."""
+    account = rules.wallet(customer_id, currency)
+    with unit_of_work() as uow:
+        ledger.ensure_accounts(uow.session, account)
+        wallet = _wallet(uow.session, account)
+        uow.commit()
+    assert wallet is not None
+    return wallet
+
+
+def find_wallet(unit_of_work: UnitOfWorkFactory, customer_id: str, currency: str) -> Wallet:
+    """A customer's wallet as an admin sees it; ``NoWallet`` if the customer never used one."""
+    with unit_of_work() as uow:
+        wallet = _wallet(uow.session, rules.wallet(customer_id, currency))
+    if wallet is None:
+        raise NoWallet()
+    return wallet
+
+
+def history(
+    unit_of_work: UnitOfWorkFactory,
+    customer_id: str,
+    currency: str,
+    *,
+    before_entry: int | None,
+    limit: int,
+    kind: rules.TransactionKind | None,
+) -> HistoryPage:
+    """One page of the wallet's transactions, newest first."""
+    account = rules.wallet(customer_id, currency)
+    with unit_of_work() as uow:
+        rows = ledger.wallet_history(uow.session, account, before_entry=before_entry, limit=limit + 1, kind=kind)
+    return HistoryPage(items=rows[:limit], has_more=len(rows) > limit)
+
+
+def transaction(
+    unit_of_work: UnitOfWorkFactory, customer_id: str, currency: str, transaction_id: uuid.UUID
+) -> RowMapping | None:
+    """One of the wallet's transactions, or None if it is not one of them."""
+    with unit_of_work() as uow:
+        return ledger.wallet_transaction(uow.session, rules.wallet(customer_id, currency), transaction_id)
+
+
+def top_up(
+    unit_of_work: UnitOfWorkFactory,
+    provider: TopUpProvider,
+    customer_id: str,
+    amount: int,
+    currency: str,
+    key: str,
+) -> RowMapping:
+    """Charge the customer through the provider and put the money in the wallet, once per key."""
+    charge = provider.charge(ChargeRequest(customer_id, amount, currency, key))
+    reference = ledger.Reference(caller_scope(customer_id), key, provider_reference=charge.reference)
+    try:
+        return _post_once(unit_of_work, rules.top_up(customer_id, amount, currency), reference)
+    except WalletLimitReached:
+        provider.void(charge)
+        raise
+
+
+def credit(
+    unit_of_work: UnitOfWorkFactory, admin_id: str, customer_id: str, amount: int, currency: str, reason: str, key: str
+) -> RowMapping:
+    """An admin's goodwill credit from the platform's revenue into the customer's wallet, once per key."""
+    reference = ledger.Reference(caller_scope(admin_id), key, reason=reason)
+    return _post_once(unit_of_work, rules.credit(customer_id, amount, currency), reference)
+
+
+def _post_once(unit_of_work: UnitOfWorkFactory, posting: rules.Posting, reference: ledger.Reference) -> RowMapping:
+    wallet = posting.wallet_leg.account
+    with unit_of_work() as uow:
+        try:
+            posted = ledger.post(uow.session, posting, reference)
+        except ledger.BalanceLimitReached:
+            raise WalletLimitReached() from None
+        except ledger.KeyAlreadyUsed:
+            uow.rollback()
+            return _made_before(uow.session, posting, reference)
+        row = ledger.wallet_transaction(uow.session, wallet, posted.id)
+        uow.commit()
+    assert row is not None
+    return row
+
+
+def _made_before(session: Session, posting: rules.Posting, reference: ledger.Reference) -> RowMapping:
+    earlier = ledger.transaction_by_key(session, posting.wallet_leg.account, reference.scope, reference.key)
+    if earlier is None or earlier["kind"] != posting.kind.value or earlier["amount"] != posting.amount:
+        raise KeyReusedElsewhere()
+    return earlier
+
+
+def _wallet(session: Session, account: rules.Account) -> Wallet | None:
+    row = ledger.wallet(session, account)
+    if row is None:
+        return None
+    assert account.customer_id is not None
+    return Wallet(account.customer_id, row["balance"], account.currency, row["updated_at"])
