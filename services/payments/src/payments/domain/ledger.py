@@ -66,7 +66,8 @@ def wallet(customer_id: str, currency: str) -> Account:
 
 def platform(kind: AccountKind, currency: str) -> Account:
     """One of the platform's accounts."""
-    assert kind is not AccountKind.WALLET
+    if kind is AccountKind.WALLET:
+        raise ValueError("a wallet belongs to a customer")
     return Account(kind, currency)
 
 
