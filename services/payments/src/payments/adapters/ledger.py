@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import RowMapping, func, insert, select, update
@@ -33,20 +32,6 @@ class KeyAlreadyUsed(Exception):
 
 
 @dataclass(frozen=True)
-class Posted:
-    """A transaction as the customer whose wallet it moved sees it."""
-
-    id: uuid.UUID
-    kind: TransactionKind
-    amount: int
-    currency: str
-    booking_id: uuid.UUID | None
-    created_at: datetime
-    balance_after: int
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
 class Reference:
     """Who asked for a transaction (the scope of its key), under which key, and why."""
 
@@ -57,8 +42,8 @@ class Reference:
     provider_reference: str | None = None
 
 
-def post(session: Session, posting: Posting, reference: Reference) -> Posted:
-    """Move the money of ``posting`` once under ``reference``'s key.
+def post(session: Session, posting: Posting, reference: Reference) -> uuid.UUID:
+    """Move the money of ``posting`` once under ``reference``'s key; the new transaction's id.
 
     Raises ``InsufficientFunds`` or ``BalanceLimitReached`` before writing anything, and ``KeyAlreadyUsed`` after
     changing the wallet (the caller rolls back).
@@ -81,7 +66,7 @@ def post(session: Session, posting: Posting, reference: Reference) -> Posted:
             provider_reference=reference.provider_reference,
         )
         .on_conflict_do_nothing(index_elements=[ledger_transactions.c.scope, ledger_transactions.c.idempotency_key])
-        .returning(ledger_transactions.c.created_at)
+        .returning(ledger_transactions.c.id)
     ).first()
     if claimed is None:
         raise KeyAlreadyUsed(reference.key)
@@ -98,16 +83,7 @@ def post(session: Session, posting: Posting, reference: Reference) -> Posted:
             for leg in posting.legs
         ],
     )
-    return Posted(
-        transaction_id,
-        posting.kind,
-        posting.amount,
-        posting.currency,
-        reference.booking_id,
-        claimed.created_at,
-        balance_after,
-        reference.reason,
-    )
+    return transaction_id
 
 
 def ensure_accounts(session: Session, *named: Account) -> None:

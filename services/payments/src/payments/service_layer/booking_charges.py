@@ -87,11 +87,13 @@ def _decide_debit(
     posting = rules.debit(command.customer_id, command.amount.amount_minor, command.amount.currency)
     reference = ledger.Reference(scope, command.idempotency_key, booking_id=command.booking_id)
     try:
-        posted = ledger.post(session, posting, reference)
+        transaction_id = ledger.post(session, posting, reference)
     except ledger.InsufficientFunds:
         return decision | {"outcome": "declined_insufficient_funds"}, None
-    paid = payment_records.record_debit(session, command.booking_id, command.customer_id, posted.amount, posted.id)
-    return decision | {"outcome": "debited", "transaction_id": posted.id, "amount": posted.amount}, paid
+    paid = payment_records.record_debit(
+        session, command.booking_id, command.customer_id, posting.amount, transaction_id
+    )
+    return decision | {"outcome": "debited", "transaction_id": transaction_id, "amount": posting.amount}, paid
 
 
 def _decide_refund(
@@ -126,8 +128,8 @@ def _refund(
         return None, 0, booking
     posting = rules.refund(booking["customer_id"], amount, booking["currency"])
     reference = ledger.Reference(scope, key, booking_id=booking["booking_id"], reason=reason)
-    posted = ledger.post(session, posting, reference)
-    return posted.id, amount, payment_records.record_refund(session, booking["booking_id"], amount)
+    transaction_id = ledger.post(session, posting, reference)
+    return transaction_id, amount, payment_records.record_refund(session, booking["booking_id"], amount)
 
 
 def _pay_out_refunds_that_waited(uow: OutboxUnitOfWork, envelope: Envelope, booking: RowMapping) -> None:

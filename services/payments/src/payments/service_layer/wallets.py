@@ -131,13 +131,13 @@ def _post_once(unit_of_work: UnitOfWorkFactory, posting: rules.Posting, referenc
     wallet = posting.wallet_leg.account
     with unit_of_work() as uow:
         try:
-            posted = ledger.post(uow.session, posting, reference)
+            transaction_id = ledger.post(uow.session, posting, reference)
         except ledger.BalanceLimitReached:
             raise WalletLimitReached() from None
         except ledger.KeyAlreadyUsed:
             uow.rollback()
             return _made_before(uow.session, posting, reference)
-        row = ledger.wallet_transaction(uow.session, wallet, posted.id)
+        row = ledger.wallet_transaction(uow.session, wallet, transaction_id)
         uow.commit()
     assert row is not None
     return row
