@@ -145,6 +145,16 @@ def test_a_validation_failure_is_not_stored_so_the_key_can_be_reused(client: Fla
     assert _effects(engine) == 1
 
 
+def test_a_body_not_sent_as_json_is_not_stored_so_the_key_can_be_reused(client: FlaskClient, engine: Engine) -> None:
+    not_json = client.post("/orders", data=b'{"n": 3}', content_type="text/plain", headers=_headers())
+    fixed = client.post("/orders", json={"n": 3}, headers=_headers())
+
+    assert not_json.status_code == 415
+    assert fixed.status_code == 201
+    assert "Idempotent-Replayed" not in fixed.headers
+    assert _effects(engine) == 1
+
+
 def test_a_conflict_is_an_answer_and_is_replayed(client: FlaskClient) -> None:
     first = client.post("/orders", json={"n": 409}, headers=_headers())
     again = client.post("/orders", json={"n": 409}, headers=_headers())

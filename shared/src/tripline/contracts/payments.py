@@ -118,7 +118,7 @@ class RefundSucceeded(Contract):
     """The refund is decided: ``amount`` went back to the wallet (zero when nothing was left to refund).
 
     ``transaction_id`` is null when no money moved; ``refunded_total`` and ``debited_total`` are the booking's
-    totals after this refund.
+    totals when the answer is sent (a repeated refund is answered with its first amount and today's totals).
     """
 
     TYPE: ClassVar[str] = "payments.refund_succeeded"

@@ -2,7 +2,8 @@
 
 The first request with a key records it as in progress (committed at once, so a concurrent twin sees it);
 its response is stored when it finishes and replayed for every identical retry within the retention period.
-A 400 or a 5xx is not stored: the client may fix the body, or retry, with the same key.
+A 400 (or a 413 or 415: input the view could not read) or a 5xx is not stored: the client may fix the request,
+or retry, with the same key.
 
 The record is a cache of the response, written after the view's own transaction. A crash between the two, or a
 first request that outlives its lease, lets a retry run the view again, so a view behind ``@idempotent`` makes its
@@ -47,6 +48,9 @@ REPLAYED_HEADERS = ("Content-Type", "Location")
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 RESOURCE_ID_NAMESPACE = uuid.UUID("6f1c6d3e-2b7a-4c55-9a59-3c1d8e2f7b10")
 MAX_KEY_LENGTH = 255
+# Input the view could not read (invalid, too large, not JSON) is not an answer to keep: the client may fix the
+# request and send it again under the same key.
+UNREADABLE_INPUT = frozenset({400, 413, 415})
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,7 @@ def idempotent(view: Callable[..., ResponseReturnValue]) -> Callable[..., Respon
         except BaseException:
             store.release(request_, claim)
             raise
-        if response.status_code == 400 or response.status_code >= 500:
+        if response.status_code in UNREADABLE_INPUT or response.status_code >= 500:
             store.release(request_, claim)
         else:
             store.complete(request_, claim, _stored(response))

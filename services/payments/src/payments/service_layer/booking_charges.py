@@ -41,7 +41,10 @@ def debit_wallet(command: DebitWallet, envelope: Envelope, uow: OutboxUnitOfWork
         decision, paid = _decide_debit(session, command, booking, envelope.source)
         payment_records.record_decision(session, **decision)
         if paid is not None:
+            # The debit's answer first: bookings learns the money was taken before it learns it came back.
+            _reply(uow, envelope, _debit_answer(decision))
             _pay_out_refunds_that_waited(uow, envelope, paid)
+            return
     _reply(uow, envelope, _debit_answer(decision))
 
 
@@ -112,7 +115,7 @@ def _decide_refund(
     }
     if not booking["debited"]:
         # Nothing to give back yet; remembered, so a debit that still arrives is refunded instead of kept.
-        return decision | {"outcome": "awaiting_debit"}, booking
+        return decision | {"outcome": "awaiting_debit", "amount": 0, "transaction_id": None}, booking
     transaction_id, amount, booking = _refund(
         session, booking, requested, scope, command.idempotency_key, command.reason
     )
