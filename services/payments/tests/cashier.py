@@ -107,3 +107,13 @@ def refund_command(booking_id: uuid.UUID, amount_minor: int | None = None, reaso
         reason=reason,
         idempotency_key=refund_key(booking_id, reason),
     )
+
+
+def footprint(database_url: str) -> tuple[Any, ...]:
+    """Everything money coming in could write: ledger rows, stored keys, and every account's balance."""
+    return sql(
+        database_url,
+        "SELECT (SELECT count(*) FROM ledger_transactions), (SELECT count(*) FROM ledger_entries),"
+        " (SELECT count(*) FROM idempotency_requests),"
+        " (SELECT coalesce(json_agg(json_build_array(id, balance) ORDER BY id), '[]') FROM accounts)",
+    )[0]

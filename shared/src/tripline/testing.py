@@ -156,3 +156,20 @@ def service_fixtures(
         return app.test_client()
 
     return migrated_database_url, database_url, settings, app, client
+
+
+def assert_problem(response: Any, status: int, code: str, field: str | None = None) -> None:
+    """``response`` is a problem-details answer with ``status`` and ``code`` (and an error naming ``field``)."""
+    assert response.status_code == status, response.json
+    assert response.content_type == "application/problem+json"
+    assert response.json["code"] == code
+    if field is not None:
+        assert field in [error["field"] for error in response.json["errors"]], response.json
+
+
+def assert_same_not_found(first: Any, second: Any) -> None:
+    """Not-yours and unknown must be indistinguishable (apart from the echoed path and request id)."""
+    echoed = ("instance", "request_id")
+    bodies = [{k: v for k, v in r.json.items() if k not in echoed} for r in (first, second) if r.status_code == 404]
+    assert len(bodies) == 2
+    assert bodies[0] == bodies[1]

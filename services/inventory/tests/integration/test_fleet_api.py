@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
+from tripline.testing import assert_problem, assert_same_not_found
 from tripline.timestamps import rfc3339, utcnow
 
 from ..support import ADMIN, bearer, outbox_payloads, plain_url, sql
@@ -110,22 +111,6 @@ def occupy(db: Sql, schedule_id: str, seat: str, status: str) -> None:
     db(statement, status, schedule_id, seat)
 
 
-def assert_problem(response: Any, status: int, code: str, field: str | None = None) -> None:
-    assert response.status_code == status, response.json
-    assert response.content_type == "application/problem+json"
-    assert response.json["code"] == code
-    if field is not None:
-        assert field in [error["field"] for error in response.json["errors"]], response.json
-
-
-def same_not_found(first: Any, second: Any) -> None:
-    """Not-yours and unknown must be indistinguishable (apart from the echoed path and request id)."""
-    echoed = ("instance", "request_id")
-    bodies = [{k: v for k, v in r.json.items() if k not in echoed} for r in (first, second) if r.status_code == 404]
-    assert len(bodies) == 2
-    assert bodies[0] == bodies[1]
-
-
 # Buses ----------------------------------------------------------------------------------------------------------
 
 
@@ -194,7 +179,7 @@ def test_registering_a_bus_needs_a_token_and_the_operator_role(client: FlaskClie
 def test_a_bus_for_someone_elses_operator_is_404_like_unknown(client: FlaskClient, db: Sql, operator_id: str) -> None:
     theirs = client.post("/v1/buses", json=bus_body(operator_id), headers=OTHER_OPERATOR)
     unknown = client.post("/v1/buses", json=bus_body(str(uuid.uuid4())), headers=OPERATOR)
-    same_not_found(theirs, unknown)
+    assert_same_not_found(theirs, unknown)
     assert theirs.json["detail"] == "The operator does not exist."
     assert db("SELECT count(*) FROM buses") == [(0,)]
 
@@ -215,7 +200,7 @@ def test_the_owning_operator_and_admins_read_a_bus(client: FlaskClient, bus: Any
 
 def test_another_operators_bus_is_404_like_an_unknown_one(client: FlaskClient, bus: Any) -> None:
     theirs = client.get(f"/v1/buses/{bus['id']}", headers=OTHER_OPERATOR)
-    same_not_found(theirs, client.get(f"/v1/buses/{uuid.uuid4()}", headers=OPERATOR))
+    assert_same_not_found(theirs, client.get(f"/v1/buses/{uuid.uuid4()}", headers=OPERATOR))
 
 
 def test_reading_a_bus_needs_a_token_and_an_operator_or_admin_role(client: FlaskClient, bus: Any) -> None:
@@ -293,7 +278,7 @@ def test_scheduling_another_operators_bus_is_404_like_an_unknown_bus(client: Fla
     make_operator(db, "op-account-2")
     theirs = client.post("/v1/schedules", json=schedule_body(bus["id"]), headers=OTHER_OPERATOR)
     unknown = client.post("/v1/schedules", json=schedule_body(str(uuid.uuid4())), headers=OPERATOR)
-    same_not_found(theirs, unknown)
+    assert_same_not_found(theirs, unknown)
     assert theirs.json["detail"] == "The bus does not exist."
     assert db("SELECT count(*) FROM schedules") == [(0,)]
 
@@ -378,7 +363,7 @@ def test_a_cancel_waits_for_the_row_lock_and_judges_what_was_committed_meanwhile
 
 
 def test_cancelling_someone_elses_schedule_is_404_like_unknown(client: FlaskClient, db: Sql, schedule: Any) -> None:
-    same_not_found(cancel(client, schedule["id"], OTHER_OPERATOR), cancel(client, str(uuid.uuid4()), OPERATOR))
+    assert_same_not_found(cancel(client, schedule["id"], OTHER_OPERATOR), cancel(client, str(uuid.uuid4()), OPERATOR))
     assert db("SELECT status FROM schedules") == [("active",)]
 
 

@@ -45,9 +45,13 @@ class Reference:
 def post(session: Session, posting: Posting, reference: Reference) -> uuid.UUID:
     """Move the money of ``posting`` once under ``reference``'s key; the new transaction's id.
 
-    Raises ``InsufficientFunds`` or ``BalanceLimitReached`` before writing anything, and ``KeyAlreadyUsed`` after
-    changing the wallet (the caller rolls back).
+    Raises ``KeyAlreadyUsed``, ``InsufficientFunds`` or ``BalanceLimitReached`` before changing anything; only a
+    twin under the same key that commits first, while this one waits for the wallet, is found after the wallet
+    changed (``KeyAlreadyUsed`` again: the caller rolls back).
     """
+    # The key first: a retry must find its transaction, not be judged again on the wallet's current balance.
+    if _key_used(session, reference):
+        raise KeyAlreadyUsed(reference.key)
     ensure_accounts(session, *(leg.account for leg in posting.legs))
     # The wallet row first: its lock orders every posting of one wallet, so entry ids follow commit order.
     balance_after = _move_wallet(session, posting.wallet_leg, limited=posting.kind is not TransactionKind.REFUND)
@@ -84,6 +88,18 @@ def post(session: Session, posting: Posting, reference: Reference) -> uuid.UUID:
         ],
     )
     return transaction_id
+
+
+def _key_used(session: Session, reference: Reference) -> bool:
+    return (
+        session.execute(
+            select(ledger_transactions.c.id).where(
+                ledger_transactions.c.scope == reference.scope,
+                ledger_transactions.c.idempotency_key == reference.key,
+            )
+        ).first()
+        is not None
+    )
 
 
 def ensure_accounts(session: Session, *named: Account) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, g
 from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationError
@@ -142,7 +143,7 @@ def _add_own_wallet_routes(
 
 def _add_admin_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory, currency: str) -> None:
     @blueprint.get("/<customer_id>")
-    @documented("A customer's wallet (admin)", responses={200: WalletView, 404: None}, tags=TAGS)
+    @documented("A customer's wallet (admin)", responses={200: WalletView, 400: None, 404: None}, tags=TAGS)
     @requires_role(Role.ADMIN)
     def customer_wallet(customer_id: str) -> Response:
         return answer(_wallet(wallets.find_wallet(unit_of_work, _customer(customer_id), currency)))
@@ -151,7 +152,7 @@ def _add_admin_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory, cur
     @documented(
         "A customer's transactions, newest first (admin)",
         query=TransactionQuery,
-        responses={200: TransactionPage, 404: None},
+        responses={200: TransactionPage, 400: None, 404: None},
         tags=TAGS,
     )
     @requires_role(Role.ADMIN)
@@ -163,7 +164,7 @@ def _add_admin_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory, cur
     @blueprint.get("/<customer_id>/transactions/<uuid:transaction_id>")
     @documented(
         "Extension to the v1 contract: one of a customer's transactions (admin)",
-        responses={200: Transaction, 404: None},
+        responses={200: Transaction, 400: None, 404: None},
         tags=TAGS,
     )
     @requires_role(Role.ADMIN)
@@ -186,7 +187,7 @@ def _add_admin_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory, cur
         amount = _amount_in(request.amount, currency)
         admin_id = current_principal().sub
         row = wallets.credit(unit_of_work, admin_id, customer_id, amount, currency, request.reason, _key())
-        return created(_transaction(row), f"/v1/wallets/{customer_id}/transactions/{row['id']}")
+        return created(_transaction(row), f"/v1/wallets/{quote(customer_id, safe='')}/transactions/{row['id']}")
 
 
 # Reading and writing the contract's shapes ----------------------------------------------------------------------

@@ -71,7 +71,8 @@ CHECKS = (
         "wallet_history_is_consistent",
         "each wallet entry's balance_after is the running sum of the wallet's entries",
         """
-        SELECT customer_id || ' entry ' || id, 'balance_after ' || balance_after || ', running sum ' || running
+        SELECT customer_id || ' entry ' || id,
+               'balance_after ' || coalesce(balance_after::text, 'missing') || ', running sum ' || running
         FROM (
             SELECT a.customer_id, e.id, e.balance_after,
                    sum(e.amount) OVER (PARTITION BY e.account_id ORDER BY e.id) AS running
@@ -97,8 +98,8 @@ CHECKS = (
         "each booking's debited and refunded totals equal its ledger transactions",
         """
         SELECT coalesce(p.booking_id, l.booking_id)::text,
-               'debited ' || p.debited || ' vs ledger ' || coalesce(l.debits, 0)
-               || ', refunded ' || p.refunded || ' vs ledger ' || coalesce(l.refunds, 0)
+               'debited ' || coalesce(p.debited::text, 'no record') || ' vs ledger ' || coalesce(l.debits, 0)
+               || ', refunded ' || coalesce(p.refunded::text, 'no record') || ' vs ledger ' || coalesce(l.refunds, 0)
         FROM booking_payments p
         FULL JOIN (
             SELECT booking_id,

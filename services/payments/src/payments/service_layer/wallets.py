@@ -145,8 +145,10 @@ def _post_once(unit_of_work: UnitOfWorkFactory, posting: rules.Posting, referenc
 
 def _made_before(session: Session, posting: rules.Posting, reference: ledger.Reference) -> RowMapping:
     earlier = ledger.transaction_by_key(session, posting.wallet_leg.account, reference.scope, reference.key)
-    if earlier is None or earlier["kind"] != posting.kind.value or earlier["amount"] != posting.amount:
+    same = (earlier["kind"], earlier["amount"], earlier["reason"]) if earlier is not None else None
+    if same != (posting.kind.value, posting.amount, reference.reason):
         raise KeyReusedElsewhere()
+    assert earlier is not None
     return earlier
 
 
