@@ -6,6 +6,9 @@ import pytest
 import requests
 from nats.js import JetStreamContext
 
+from payments.config import MIGRATIONS_DIR as PAYMENTS_MIGRATIONS
+from tripline.migrations import head_revision
+
 from .platform import SERVICES, Platform, on_jetstream, wait_for
 
 OWNED_STREAMS = {
@@ -52,7 +55,8 @@ def test_readiness_fails_until_the_database_is_migrated(platform: Platform, fres
     ready = requests.get(f"{url}/readyz", timeout=5)
 
     assert ready.status_code == 503
-    assert ready.json()["checks"]["migrations"] == "not migrated (expected 0001)"
+    expected = head_revision(PAYMENTS_MIGRATIONS)
+    assert ready.json()["checks"]["migrations"] == f"not migrated (expected {expected})"
 
 
 def test_readiness_fails_while_nats_is_unreachable(platform: Platform) -> None:
