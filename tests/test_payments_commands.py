@@ -129,3 +129,33 @@ def test_a_worker_killed_mid_stream_answers_every_debit_once_and_never_overdraws
     )
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert audit.stdout.splitlines()[-1] == "payments audit passed"
+
+
+def test_the_worker_finishes_a_top_up_whose_request_died_and_leaves_one_still_in_flight(
+    platform: Platform, cashier: Cashier
+) -> None:
+    died, in_flight = uuid.uuid4(), uuid.uuid4()
+    for top_up_id, key, written_down in ((died, "died", "10 minutes"), (in_flight, "in-flight", "1 second")):
+        platform.sql(
+            "payments",
+            "INSERT INTO top_ups (id, scope, idempotency_key, customer_id, amount, currency, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, 1234, 'INR', now() - %s::interval, now() - %s::interval)",
+            top_up_id,
+            f"account:{CUSTOMER}",
+            key,
+            CUSTOMER,
+            written_down,
+            written_down,
+        )
+
+    platform.ready_worker("payments", PAYMENTS_TOP_UP_RECOVERY_CHECK_SECONDS="0.2")
+
+    wait_for(
+        lambda: platform.sql("payments", "SELECT status FROM top_ups WHERE id = %s", died) == [("succeeded",)],
+        what="the abandoned top-up finished",
+    )
+    assert cashier.balance(CUSTOMER) == 1_234
+    assert platform.sql("payments", "SELECT kind, amount, idempotency_key FROM ledger_transactions") == [
+        ("top_up", 1_234, "died")
+    ]
+    assert platform.sql("payments", "SELECT status FROM top_ups WHERE id = %s", in_flight) == [("pending",)]

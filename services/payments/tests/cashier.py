@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from payments.adapters.providers import SandboxProvider
 from payments.adapters.tables import plumbing
 from payments.service_layer.booking_charges import debit_wallet, refund_payment
-from payments.service_layer.wallets import top_up
+from payments.service_layer.top_ups import top_up
 from tripline.contracts.payments import DebitWallet, RefundPayment, debit_key, refund_key
 from tripline.db import make_engine, make_session_factory
 from tripline.messaging.contracts import Contract
@@ -110,10 +110,10 @@ def refund_command(booking_id: uuid.UUID, amount_minor: int | None = None, reaso
 
 
 def footprint(database_url: str) -> tuple[Any, ...]:
-    """Everything money coming in could write: ledger rows, stored keys, and every account's balance."""
+    """Everything money coming in could write: ledger rows, top-ups, stored keys, and every account's balance."""
     return sql(
         database_url,
         "SELECT (SELECT count(*) FROM ledger_transactions), (SELECT count(*) FROM ledger_entries),"
-        " (SELECT count(*) FROM idempotency_requests),"
+        " (SELECT count(*) FROM top_ups), (SELECT count(*) FROM idempotency_requests),"
         " (SELECT coalesce(json_agg(json_build_array(id, balance) ORDER BY id), '[]') FROM accounts)",
     )[0]

@@ -149,6 +149,37 @@ def test_subject_of_64_characters_is_fine() -> None:
     assert TokenVerifier(DEV).verify(hs256(sub="x" * 64)).sub == "x" * 64
 
 
+NOT_PRINTABLE = ["asha\x00", "\x00", "ali\nce", "tab\there", "\x1b[31mred", "del\x7f", "next\x85line", "a\u2028b"]
+NOT_PRINTABLE_IDS = ["nul-inside", "only-nul", "newline", "tab", "escape", "delete", "c1-next-line", "line-separator"]
+
+
+@pytest.mark.parametrize("sub", NOT_PRINTABLE, ids=NOT_PRINTABLE_IDS)
+def test_a_subject_with_a_control_character_is_refused(sub: str) -> None:
+    """A subject is stored as text (which cannot hold a NUL) and shown in paths and logs."""
+    assert "printable" in rejection(TokenVerifier(DEV), hs256(sub=sub))
+
+
+@pytest.mark.parametrize("sub", ["asha rao", "jos\u00e9", "\u30a2\u30b7\u30e3", "ops-1@example.com"])
+def test_printable_subjects_beyond_ascii_letters_are_fine(sub: str) -> None:
+    assert TokenVerifier(DEV).verify(hs256(sub=sub)).sub == sub
+
+
+def test_a_request_whose_token_has_a_nul_in_its_subject_is_401() -> None:
+    token = hs256(sub="alice\x00")
+
+    status, body, headers = call("/bookings", f"Bearer {token}")
+
+    assert status == 401
+    assert body["code"] == "unauthorized"
+    assert headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
+@pytest.mark.parametrize("sub", NOT_PRINTABLE, ids=NOT_PRINTABLE_IDS)
+def test_no_dev_token_is_issued_for_a_subject_with_a_control_character(sub: str) -> None:
+    with pytest.raises(ValueError, match="printable"):
+        issue_dev_token(sub, "customer", settings=DEV)
+
+
 def test_alg_none_is_rejected() -> None:
     token = unsigned({"alg": "none", "typ": "JWT"}, claims())
 

@@ -1,4 +1,4 @@
-"""Accounts, the double-entry ledger, booking payments and decided payment requests.
+"""Accounts, the double-entry ledger, booking payments, decided payment requests and top-ups.
 
 Revision ID: 0002
 Revises: 0001
@@ -44,7 +44,9 @@ UPGRADE = [
         currency text NOT NULL,
         reason text,
         provider_reference text,
-        created_at timestamptz NOT NULL DEFAULT now(),
+        -- clock_timestamp, not now(): a posting waits for its wallet's lock, and a history in entry order must
+        -- not go back in time.
+        created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
         CONSTRAINT ck_ledger_transactions_kind CHECK (kind IN ('top_up', 'debit', 'refund', 'credit')),
         CONSTRAINT ck_ledger_transactions_amount CHECK (amount > 0),
         CONSTRAINT ck_ledger_transactions_booking CHECK ((kind IN ('debit', 'refund')) = (booking_id IS NOT NULL)),
@@ -53,6 +55,8 @@ UPGRADE = [
     )
     """,
     "CREATE INDEX ix_ledger_transactions_booking ON ledger_transactions (booking_id) WHERE booking_id IS NOT NULL",
+    # A booking is paid once, whatever the keys: the last word is the schema's.
+    "CREATE UNIQUE INDEX uq_ledger_transactions_one_debit ON ledger_transactions (booking_id) WHERE kind = 'debit'",
     """
     CREATE TABLE ledger_entries (
         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -61,7 +65,7 @@ UPGRADE = [
         currency text NOT NULL,
         amount bigint NOT NULL,
         balance_after bigint,
-        created_at timestamptz NOT NULL DEFAULT now(),
+        created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
         CONSTRAINT ck_ledger_entries_amount CHECK (amount <> 0),
         -- An entry is in its account's currency.
         CONSTRAINT fk_ledger_entries_account FOREIGN KEY (account_id, currency) REFERENCES accounts (id, currency)
@@ -69,13 +73,14 @@ UPGRADE = [
     """,
     "CREATE INDEX ix_ledger_entries_account ON ledger_entries (account_id, id)",
     "CREATE INDEX ix_ledger_entries_transaction ON ledger_entries (transaction_id)",
-    # Double entry, checked at commit: a transaction has entries, they sum to zero in every currency, and what
-    # they move is the transaction's amount.
+    # Double entry, checked at commit: a transaction has entries in its currency, they sum to zero, and what they
+    # move is the transaction's amount.
     """
     CREATE FUNCTION ledger_transaction_balances() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         tx uuid;
         expected bigint;
+        expected_currency text;
         moved bigint;
         unbalanced text;
     BEGIN
@@ -84,7 +89,11 @@ UPGRADE = [
         ELSE
             tx := NEW.id;
         END IF;
-        SELECT t.amount INTO expected FROM ledger_transactions t WHERE t.id = tx;
+        SELECT t.amount, t.currency INTO expected, expected_currency FROM ledger_transactions t WHERE t.id = tx;
+        IF EXISTS (SELECT 1 FROM ledger_entries e WHERE e.transaction_id = tx AND e.currency <> expected_currency) THEN
+            RAISE EXCEPTION 'ledger transaction % has entries in another currency than %', tx, expected_currency
+                USING ERRCODE = 'check_violation';
+        END IF;
         SELECT coalesce(sum(e.amount) FILTER (WHERE e.amount > 0), 0) INTO moved
         FROM ledger_entries e WHERE e.transaction_id = tx;
         SELECT string_agg(s.currency || ' ' || s.total, ', ') INTO unbalanced FROM (
@@ -157,6 +166,8 @@ UPGRADE = [
         transaction_id uuid REFERENCES ledger_transactions (id),
         amount bigint NOT NULL DEFAULT 0,
         decided_at timestamptz NOT NULL DEFAULT now(),
+        -- When a refund that waited for its debit was paid out.
+        settled_at timestamptz,
         CONSTRAINT pk_payment_requests PRIMARY KEY (scope, idempotency_key),
         CONSTRAINT ck_payment_requests_kind CHECK (kind IN ('debit', 'refund')),
         CONSTRAINT ck_payment_requests_outcome CHECK (
@@ -167,9 +178,35 @@ UPGRADE = [
     )
     """,
     "CREATE INDEX ix_payment_requests_awaiting ON payment_requests (booking_id) WHERE outcome = 'awaiting_debit'",
+    # A top-up is written down before the provider is asked to charge, so no charge can go unrecorded: one left
+    # pending by a crash is finished by the worker.
+    """
+    CREATE TABLE top_ups (
+        id uuid PRIMARY KEY,
+        scope text NOT NULL,
+        idempotency_key text NOT NULL,
+        customer_id text NOT NULL,
+        amount bigint NOT NULL,
+        currency text NOT NULL,
+        status text NOT NULL DEFAULT 'pending',
+        -- Each try to charge has its own provider key: a voided or declined charge is never answered again.
+        attempt integer NOT NULL DEFAULT 1,
+        provider_reference text,
+        failure text,
+        transaction_id uuid REFERENCES ledger_transactions (id),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT ck_top_ups_amount CHECK (amount > 0),
+        CONSTRAINT ck_top_ups_status CHECK (status IN ('pending', 'succeeded', 'declined', 'voided')),
+        CONSTRAINT ck_top_ups_succeeded CHECK ((status = 'succeeded') = (transaction_id IS NOT NULL)),
+        CONSTRAINT uq_top_ups_key UNIQUE (scope, idempotency_key)
+    )
+    """,
+    "CREATE INDEX ix_top_ups_pending ON top_ups (updated_at) WHERE status = 'pending'",
 ]
 
 DOWNGRADE = [
+    "DROP TABLE top_ups",
     "DROP TABLE payment_requests",
     "DROP TABLE booking_payments",
     "DROP TABLE ledger_entries",

@@ -2,7 +2,7 @@
 
 The schema refuses each of these breaks as it happens, so the tests break the ledger the way a restore or a hand
 correction would: as the database superuser, with triggers off (``session_replication_role = replica``), and on
-a scratch database of their own when a CHECK constraint has to go too.
+a scratch database of their own when a CHECK constraint or a unique index has to go too.
 """
 
 from __future__ import annotations
@@ -168,6 +168,11 @@ def scratch_cashier(fresh_database_url: str) -> Iterator[Cashier]:
     cashier.close()
 
 
+def allow_second_debits(database_url: str) -> None:
+    """Drop the index that keeps a booking to one debit, as a restore that skipped it would leave the schema."""
+    behind_the_ledgers_back(database_url, "DROP INDEX uq_ledger_transactions_one_debit")
+
+
 def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m payments.entrypoints.cli`` against ``database_url``."""
     env = os.environ | {"PAYMENTS_DATABASE_URL": database_url}
@@ -295,8 +300,13 @@ def test_booking_totals_changed_by_hand_no_longer_match_the_ledger(cashier: Cash
 
     report = audit(cashier)
 
-    assert failures(report) == {"booking_totals_match_ledger": [str(activity.kept)]}
-    assert report.violations[0].detail == "debited 3100 vs ledger 3000, refunded 0 vs ledger 0"
+    # The clearing account now holds less than the bookings claim to have paid, too.
+    assert failures(report) == {
+        "clearing_holds_what_bookings_paid": [CURRENCY],
+        "booking_totals_match_ledger": [str(activity.kept)],
+    }
+    totals = next(v for v in report.violations if v.check == "booking_totals_match_ledger")
+    assert totals.detail == "debited 3100 vs ledger 3000, refunded 0 vs ledger 0"
 
 
 def test_a_booking_paid_in_the_ledger_without_its_payment_record_is_reported_with_the_ledgers_figures(
@@ -307,15 +317,22 @@ def test_a_booking_paid_in_the_ledger_without_its_payment_record_is_reported_wit
 
     report = audit(cashier)
 
-    assert failures(report) == {"booking_totals_match_ledger": [str(activity.kept)]}
-    assert "ledger 3000" in report.violations[0].detail
+    assert failures(report) == {
+        "clearing_holds_what_bookings_paid": [CURRENCY],
+        "booking_totals_match_ledger": [str(activity.kept)],
+    }
+    totals = next(v for v in report.violations if v.check == "booking_totals_match_ledger")
+    assert totals.detail == "debited no record vs ledger 3000, refunded no record vs ledger 0"
 
 
-def test_a_second_debit_of_one_booking_is_reported_even_when_everything_else_adds_up(cashier: Cashier) -> None:
-    activity = ordinary_activity(cashier)
-    post_directly(cashier.database_url, rules.debit(ASHA, 1_000, CURRENCY), activity.kept)
+def test_a_second_debit_of_one_booking_is_reported_even_when_everything_else_adds_up(
+    scratch_cashier: Cashier,
+) -> None:
+    activity = ordinary_activity(scratch_cashier)
+    allow_second_debits(scratch_cashier.database_url)
+    post_directly(scratch_cashier.database_url, rules.debit(ASHA, 1_000, CURRENCY), activity.kept)
 
-    report = audit(cashier)
+    report = audit(scratch_cashier)
 
     assert failures(report) == {"one_debit_per_booking": [str(activity.kept)]}
     assert report.violations[0].detail == "2 debits"
@@ -330,7 +347,7 @@ def test_a_wallet_overdrawn_behind_the_ledgers_back_is_reported(scratch_cashier:
 
     report = audit(scratch_cashier)
 
-    assert failures(report) == {"no_negative_wallet": [ASHA]}
+    assert failures(report) == {"no_negative_wallet": [f"{ASHA} ({CURRENCY})"]}
     assert report.violations[0].detail == "balance -500"
 
 
@@ -350,14 +367,14 @@ def test_a_booking_refunded_more_than_it_paid_is_reported(scratch_cashier: Cashi
     assert report.violations[0].detail == "debited 2000, refunded 2700"
 
 
-def test_every_broken_invariant_is_reported_at_once_under_its_check(cashier: Cashier) -> None:
-    activity = ordinary_activity(cashier)
-    behind_the_ledgers_back(
-        cashier.database_url, "UPDATE accounts SET balance = balance + 1 WHERE customer_id = %s", RAVI
-    )
-    post_directly(cashier.database_url, rules.debit(ASHA, 1_000, CURRENCY), activity.refunded)
+def test_every_broken_invariant_is_reported_at_once_under_its_check(scratch_cashier: Cashier) -> None:
+    activity = ordinary_activity(scratch_cashier)
+    database_url = scratch_cashier.database_url
+    behind_the_ledgers_back(database_url, "UPDATE accounts SET balance = balance + 1 WHERE customer_id = %s", RAVI)
+    allow_second_debits(database_url)
+    post_directly(database_url, rules.debit(ASHA, 1_000, CURRENCY), activity.refunded)
 
-    report = audit(cashier)
+    report = audit(scratch_cashier)
 
     assert set(failures(report)) == {"wallet_balance_is_its_entries", "one_debit_per_booking"}
     lines = report.lines()
@@ -404,3 +421,43 @@ def test_seeding_the_demo_twice_tops_the_demo_wallet_up_once(cashier: Cashier) -
     assert cashier.balance(DEMO_CUSTOMER) == DEMO_TOP_UP_MINOR == 5_000_000
     assert sql(cashier.database_url, "SELECT kind, amount FROM ledger_transactions") == [("top_up", 5_000_000)]
     assert audit(cashier).passed
+
+
+def test_a_debit_paid_into_revenue_instead_of_clearing_is_reported_as_unfit_for_its_kind(cashier: Cashier) -> None:
+    activity = ordinary_activity(cashier)
+    wrong_way = rules.Posting(
+        rules.TransactionKind.DEBIT,
+        700,
+        (
+            rules.Leg(rules.wallet(ASHA, CURRENCY), -700),
+            rules.Leg(rules.platform(rules.AccountKind.REVENUE, CURRENCY), 700),
+        ),
+    )
+    transaction_id = post_directly(cashier.database_url, wrong_way, uuid.uuid4())
+    del activity
+
+    report = audit(cashier)
+
+    # The money also never reached clearing, which now holds less than the bookings paid.
+    assert failures(report) == {
+        "transactions_fit_their_kind": [str(transaction_id)],
+        "clearing_holds_what_bookings_paid": [CURRENCY],
+    }
+    unfit = next(v for v in report.violations if v.check == "transactions_fit_their_kind")
+    assert unfit.detail == "debit moves wallet -700, revenue 700"
+
+
+def test_a_refund_of_a_booking_that_never_paid_is_reported_against_clearing(cashier: Cashier) -> None:
+    ordinary_activity(cashier)
+    never_paid = uuid.uuid4()
+    post_directly(cashier.database_url, rules.refund(RAVI, 500, CURRENCY), never_paid)
+
+    report = audit(cashier)
+
+    # Clearing gave out money no booking had paid into it.
+    assert failures(report) == {
+        "clearing_holds_what_bookings_paid": [CURRENCY],
+        "booking_totals_match_ledger": [str(never_paid)],
+    }
+    held = next(v for v in report.violations if v.check == "clearing_holds_what_bookings_paid")
+    assert held.detail.startswith("clearing holds ")

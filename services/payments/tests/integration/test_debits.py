@@ -119,10 +119,11 @@ def test_a_declined_key_stays_declined_after_a_top_up_and_a_new_key_then_pays(
     assert cashier.balance(CUSTOMER) == 6_000
     assert cashier.booking(booking_id) == (0, 0)
 
-    subject, payload = cashier.debit(booking_id, CUSTOMER, 1_500, key=f"booking:{booking_id}:debit:retry")
+    subject, payload = cashier.debit(booking_id, CUSTOMER, 1_500, key=debit_key(booking_id, 2))
 
     assert subject == "debit.succeeded"
-    assert payload["idempotency_key"] == f"booking:{booking_id}:debit:retry"
+    assert payload["idempotency_key"] == f"booking:{booking_id}:debit:2"
+    assert decision(database_url, debit_key(booking_id)) == "declined_insufficient_funds"
     assert cashier.balance(CUSTOMER) == 4_500
     assert cashier.booking(booking_id) == (1_500, 0)
     assert [row[0] for row in debit_transactions(database_url, booking_id)] == [uuid.UUID(payload["transaction_id"])]
@@ -156,6 +157,31 @@ def test_a_booking_already_paid_under_another_key_is_answered_with_the_original_
     assert cashier.balance(CUSTOMER) == 7_500
     assert cashier.booking(booking_id) == (2_500, 0)
     assert len(debit_transactions(database_url, booking_id)) == 1
+
+
+def test_a_booking_already_paid_is_answered_with_its_payment_even_when_asked_again_in_another_currency(
+    cashier: Cashier, database_url: str
+) -> None:
+    cashier.top_up(CUSTOMER, 10_000)
+    booking_id = uuid.uuid4()
+    _, paid = cashier.debit(booking_id, CUSTOMER, 2_500)
+    command = DebitWallet(
+        booking_id=booking_id,
+        customer_id=CUSTOMER,
+        amount={"amount_minor": 30, "currency": "USD"},
+        idempotency_key=debit_key(booking_id, 2),
+    )
+
+    [(subject, payload)] = cashier.send(command)
+
+    assert subject == "debit.succeeded"
+    assert payload == paid | {"idempotency_key": debit_key(booking_id, 2)}
+    assert payload["amount"] == inr(2_500)  # the payment the booking has, in the currency it was paid in
+    assert cashier.balance(CUSTOMER) == 7_500
+    assert len(debit_transactions(database_url, booking_id)) == 1
+    assert sql(database_url, "SELECT count(*) FROM accounts WHERE currency = 'USD'") == [(0,)]
+    # Repeated, the command is answered the same way.
+    assert cashier.send(command) == [(subject, payload)]
 
 
 def test_a_debit_in_a_foreign_currency_is_declined_as_a_currency_mismatch(cashier: Cashier, database_url: str) -> None:

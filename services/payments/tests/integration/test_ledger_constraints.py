@@ -9,7 +9,9 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from payments.adapters.providers import SandboxProvider
 from payments.domain.ledger import AccountKind, platform, wallet
+from payments.service_layer.top_ups import top_up
 from tripline.testing import plain_url, sql
 
 from ..cashier import CURRENCY, Cashier
@@ -36,9 +38,17 @@ def connection(database_url: str, booking_id: uuid.UUID) -> Iterator[psycopg.Con
 
 
 def post_by_hand(
-    connection: psycopg.Connection, amount: int, legs: list[tuple[uuid.UUID, int]], *, currency: str = CURRENCY
+    connection: psycopg.Connection,
+    amount: int,
+    legs: list[tuple[uuid.UUID, int]],
+    *,
+    currency: str = CURRENCY,
+    entry_currency: str | None = None,
 ) -> uuid.UUID:
-    """Write a top-up transaction of ``amount`` and one entry per (account, amount) leg, without committing."""
+    """Write a top-up transaction of ``amount`` and one entry per (account, amount) leg, without committing.
+
+    The entries are in the transaction's currency unless ``entry_currency`` says otherwise.
+    """
     transaction_id = uuid.uuid4()
     connection.execute(
         "INSERT INTO ledger_transactions (id, kind, scope, idempotency_key, amount, currency)"
@@ -48,7 +58,7 @@ def post_by_hand(
     for account_id, leg in legs:
         connection.execute(
             "INSERT INTO ledger_entries (transaction_id, account_id, currency, amount) VALUES (%s, %s, %s, %s)",
-            (transaction_id, account_id, currency, leg),
+            (transaction_id, account_id, entry_currency or currency, leg),
         )
     return transaction_id
 
@@ -147,3 +157,33 @@ def test_an_entry_in_another_currency_than_its_account_is_refused(connection: ps
         post_by_hand(connection, 100, [(SOURCE, -100), (WALLET, 100)], currency="USD")
 
     assert refused.value.diag.constraint_name == "fk_ledger_entries_account"
+
+
+def test_a_second_debit_of_a_booking_is_refused_whatever_its_key(
+    connection: psycopg.Connection, database_url: str, booking_id: uuid.UUID
+) -> None:
+    with pytest.raises(errors.UniqueViolation) as refused:
+        connection.execute(
+            "INSERT INTO ledger_transactions (id, kind, scope, idempotency_key, booking_id, amount, currency)"
+            " VALUES (%s, 'debit', 'bookings', %s, %s, 100, %s)",
+            (uuid.uuid4(), f"booking:{booking_id}:debit:2", booking_id, CURRENCY),
+        )
+
+    assert refused.value.diag.constraint_name == "uq_ledger_transactions_one_debit"
+    assert sql(database_url, "SELECT count(*) FROM ledger_transactions WHERE booking_id = %s", booking_id) == [(1,)]
+
+
+def test_entries_in_another_currency_than_their_transaction_are_refused_at_commit(
+    cashier: Cashier, connection: psycopg.Connection, database_url: str
+) -> None:
+    """Balanced USD entries under an INR transaction: every account exists in USD, only the currency is wrong."""
+    top_up(cashier.unit_of_work, SandboxProvider(), CUSTOMER, 500, "USD", "dollars")  # USD accounts in use
+    usd_source, usd_wallet = platform(AccountKind.TOP_UP_SOURCE, "USD").id, wallet(CUSTOMER, "USD").id
+    transaction_id = post_by_hand(
+        connection, 100, [(usd_source, -100), (usd_wallet, 100)], currency=CURRENCY, entry_currency="USD"
+    )
+
+    with pytest.raises(errors.CheckViolation, match=f"has entries in another currency than {CURRENCY}"):
+        connection.commit()
+
+    assert not stored(database_url, transaction_id)

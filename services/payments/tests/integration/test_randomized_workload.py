@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from payments.adapters.providers import SandboxProvider
-from payments.service_layer import wallets
+from payments.service_layer import top_ups
 from payments.service_layer.audit import audit_ledger
 from tripline.contracts.payments import DebitWallet, debit_key
 from tripline.contracts.values import Money
@@ -94,7 +94,7 @@ def play(cashier: Cashier, workload: Workload, rng: random.Random) -> dict[TopUp
         if isinstance(step, Envelope):
             cashier.deliver(step)
             return
-        row = wallets.top_up(cashier.unit_of_work, SandboxProvider(), step.customer_id, step.amount, CURRENCY, step.key)
+        row = top_ups.top_up(cashier.unit_of_work, SandboxProvider(), step.customer_id, step.amount, CURRENCY, step.key)
         made[step].append(row)
 
     steps = list(workload.steps)
@@ -134,9 +134,12 @@ def test_a_random_day_of_traffic_keeps_the_ledger_sound_and_every_wallet_equal_t
             # One answer to the debit, and the money of refunds that were waiting for it.
             [answer] = [reply for reply in replies if reply[0] != "refund.succeeded"]
             assert answer[0] in ("debit.succeeded", "debit.declined"), kinds
-            if envelope.id in workload.foreign:
-                assert answer[0] == "debit.declined"
+            if envelope.id in workload.foreign and answer[0] == "debit.declined":
                 assert answer[1]["reason"] == "currency_mismatch"
+            elif envelope.id in workload.foreign:
+                # The booking was already paid in the wallet's currency: that payment is the answer.
+                assert answer[1]["amount"]["currency"] == CURRENCY
+                debit_answers[envelope.payload["booking_id"]].append(answer)
             else:
                 debit_answers[envelope.payload["booking_id"]].append(answer)
         else:
@@ -149,7 +152,8 @@ def test_a_random_day_of_traffic_keeps_the_ledger_sound_and_every_wallet_equal_t
 
     # Every resend of a booking's debit is answered with the first decision, and a booking is paid once.
     for answers in debit_answers.values():
-        assert all(answer == answers[0] for answer in answers)
+        decisions = [(kind, {k: v for k, v in payload.items() if k != "idempotency_key"}) for kind, payload in answers]
+        assert all(decision == decisions[0] for decision in decisions)
     paid = {payload["booking_id"]: payload["amount"]["amount_minor"] for payload in debits.values()}
     assert len(paid) == len(debits)
 

@@ -145,7 +145,10 @@ def test_a_refund_before_the_debit_waits_and_the_late_debit_is_refunded_at_once(
     assert early["amount"] == inr(0)
     assert early["transaction_id"] is None
     assert early["debited_total"] == early["refunded_total"] == inr(0)
-    assert sql(database_url, "SELECT outcome FROM payment_requests WHERE kind = 'refund'") == [("awaiting_debit",)]
+    assert sql(database_url, "SELECT outcome, settled_at FROM payment_requests WHERE kind = 'refund'") == [
+        ("awaiting_debit", None)
+    ]
+    [(decided_at,)] = sql(database_url, "SELECT decided_at FROM payment_requests WHERE kind = 'refund'")
     assert cashier.balance(CUSTOMER) == START
 
     replies = cashier.send(debit_command(booking_id, CUSTOMER, PRICE))
@@ -163,6 +166,13 @@ def test_a_refund_before_the_debit_waits_and_the_late_debit_is_refunded_at_once(
     assert sql(database_url, "SELECT outcome, amount FROM payment_requests WHERE kind = 'refund'") == [
         ("refunded", given_back)
     ]
+    # Decided when it arrived, settled when the money went back.
+    [(still_decided_at, settled_at)] = sql(
+        database_url, "SELECT decided_at, settled_at FROM payment_requests WHERE kind = 'refund'"
+    )
+    assert still_decided_at == decided_at
+    assert settled_at is not None
+    assert settled_at >= decided_at
     # Asked again, the refund now answers with the money it gave back.
     again = refunded(cashier, booking_id, asked, "cancelled")
     assert (again["amount"], again["transaction_id"]) == (refund["amount"], refund["transaction_id"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,15 +27,22 @@ RACERS = 20
 
 
 class RecordingProvider:
-    """The sandbox, remembering every charge and void, and declining while ``declining`` says why."""
+    """The sandbox, remembering every charge and void, and declining while ``declining`` says why.
+
+    ``while_charging`` runs once inside the next charge: what happens elsewhere while the provider works.
+    """
 
     def __init__(self) -> None:
         self.charges: list[ChargeRequest] = []
         self.voids: list[Charge] = []
         self.declining: str | None = None
+        self.while_charging: Callable[[], object] | None = None
 
     def charge(self, request: ChargeRequest) -> Charge:
         self.charges.append(request)
+        if self.while_charging is not None:
+            during, self.while_charging = self.while_charging, None
+            during()
         if self.declining is not None:
             raise ChargeDeclined(self.declining)
         return SandboxProvider().charge(request)
@@ -74,6 +81,30 @@ def forget_responses(database_url: str) -> None:
     sql(database_url, "DELETE FROM idempotency_requests")
 
 
+def top_ups_kept(database_url: str) -> list[tuple[Any, ...]]:
+    """(customer, key, amount, status, failure) of every top-up written down, by customer and key."""
+    return sql(
+        database_url,
+        "SELECT customer_id, idempotency_key, amount, status, failure FROM top_ups"
+        " ORDER BY customer_id, idempotency_key",
+    )
+
+
+def provider_key(database_url: str, key: str, customer_id: str = "asha") -> str:
+    """The key the provider is told for the current attempt of a customer's top-up."""
+    [(found, attempt)] = sql(
+        database_url,
+        "SELECT id, attempt FROM top_ups WHERE customer_id = %s AND idempotency_key = %s",
+        customer_id,
+        key,
+    )
+    return f"{found}:{attempt}"
+
+
+def fill_ashas_wallet_to(database_url: str, balance_minor: int) -> None:
+    sql(database_url, "UPDATE accounts SET balance = %s WHERE customer_id = 'asha'", balance_minor)
+
+
 def test_a_top_up_puts_the_money_in_the_wallet_and_says_where_the_transaction_is(
     client: FlaskClient, provider: RecordingProvider, database_url: str
 ) -> None:
@@ -89,9 +120,17 @@ def test_a_top_up_puts_the_money_in_the_wallet_and_says_where_the_transaction_is
     assert client.get(response.headers["Location"], headers=ASHA).json == made
     assert balance(client) == 250_000
     [charged] = provider.charges
-    assert charged == ChargeRequest("asha", 250_000, "INR", "first")
-    kept = sql(database_url, "SELECT kind, amount, scope, provider_reference FROM ledger_transactions")
-    assert kept == [("top_up", 250_000, "account:asha", SandboxProvider().charge(charged).reference)]
+    # The provider's key is the top-up's own id: never the client's key, which another customer may use too.
+    assert charged == ChargeRequest("asha", 250_000, "INR", provider_key(database_url, "first"))
+    reference = SandboxProvider().charge(charged).reference
+    kept = sql(
+        database_url, "SELECT id, kind, amount, scope, idempotency_key, provider_reference FROM ledger_transactions"
+    )
+    assert kept == [(uuid.UUID(made["id"]), "top_up", 250_000, "top_up:asha", "first", reference)]
+    assert top_ups_kept(database_url) == [("asha", "first", 250_000, "succeeded", None)]
+    assert sql(database_url, "SELECT transaction_id, provider_reference FROM top_ups") == [
+        (uuid.UUID(made["id"]), reference)
+    ]
 
 
 def test_each_top_up_reports_the_balance_it_left(client: FlaskClient, cashier: Cashier) -> None:
@@ -151,13 +190,21 @@ def test_a_key_may_be_255_characters_long_but_no_longer(client: FlaskClient, dat
     assert top_up(client, 1_000, "k" * 255).status_code == 201
 
 
-def test_keys_belong_to_the_customer_who_sent_them(client: FlaskClient) -> None:
+def test_keys_belong_to_the_customer_who_sent_them(
+    client: FlaskClient, provider: RecordingProvider, database_url: str
+) -> None:
     ashas = top_up(client, 1_000, "shared-key")
     ravis = top_up(client, 2_000, "shared-key", headers=RAVI)
 
     assert ashas.status_code == ravis.status_code == 201
     assert ashas.json["id"] != ravis.json["id"]
     assert (balance(client), balance(client, RAVI)) == (1_000, 2_000)
+    # Two charges at the provider, under keys of their own: one customer's key never names another's charge.
+    assert [charge.idempotency_key for charge in provider.charges] == [
+        provider_key(database_url, "shared-key", "asha"),
+        provider_key(database_url, "shared-key", "ravi"),
+    ]
+    assert len({charge.idempotency_key for charge in provider.charges}) == 2
 
 
 def test_twenty_simultaneous_top_ups_with_one_key_move_the_money_once(
@@ -185,38 +232,94 @@ def test_twenty_simultaneous_top_ups_with_one_key_move_the_money_once(
     assert balance(client) == 7_700
 
 
-def test_a_top_up_past_the_wallet_limit_is_refused_voided_and_leaves_no_trace(
+def test_a_top_up_past_the_wallet_limit_is_refused_before_the_card_is_charged_and_leaves_no_trace(
     client: FlaskClient, provider: RecordingProvider, database_url: str
 ) -> None:
     client.get("/v1/wallets/me", headers=ASHA)
-    sql(database_url, "UPDATE accounts SET balance = %s WHERE customer_id = 'asha'", MAX_WALLET_BALANCE_MINOR - 100)
+    fill_ashas_wallet_to(database_url, MAX_WALLET_BALANCE_MINOR - 100)
     before = footprint(database_url)
 
     response = top_up(client, 101, "too-much")
 
     assert_problem(response, 409, "wallet_limit_exceeded")
-    assert footprint(database_url) == before
-    [charged] = provider.charges
-    assert provider.voids == [SandboxProvider().charge(charged)]
+    assert footprint(database_url) == before  # no top-up written down, no key kept, no money moved
+    assert (provider.charges, provider.voids) == ([], [])
     exactly_full = top_up(client, 100, "too-much")  # the refusal was not kept: the key is free again
     assert exactly_full.status_code == 201, exactly_full.json
     assert exactly_full.json["balance_after"] == inr(MAX_WALLET_BALANCE_MINOR)
+    assert len(provider.charges) == 1
+    assert provider.voids == []
+
+
+def overtaken_top_up(client: FlaskClient, provider: RecordingProvider, cashier: Cashier, database_url: str) -> Any:
+    """A top-up of 100 into a wallet with room for exactly 100, overtaken while the provider charges it by
+    another top-up of 1 that takes the room first."""
+    client.get("/v1/wallets/me", headers=ASHA)
+    fill_ashas_wallet_to(database_url, MAX_WALLET_BALANCE_MINOR - 100)
+    provider.while_charging = lambda: cashier.top_up("asha", 1, key="overtaker")
+    return top_up(client, 100, "overtaken")
+
+
+def test_a_top_up_overtaken_by_another_that_fills_the_wallet_is_voided_and_moves_no_money(
+    client: FlaskClient, provider: RecordingProvider, cashier: Cashier, database_url: str
+) -> None:
+    response = overtaken_top_up(client, provider, cashier, database_url)
+
+    assert_problem(response, 409, "wallet_limit_exceeded")
+    [charged] = provider.charges  # the overtaking top-up went through the sandbox
+    voided = SandboxProvider().charge(charged)
+    assert provider.voids == [voided]
+    assert top_ups_kept(database_url) == [
+        ("asha", "overtaken", 100, "voided", "wallet limit"),
+        ("asha", "overtaker", 1, "succeeded", None),
+    ]
+    assert sql(database_url, "SELECT provider_reference FROM top_ups WHERE idempotency_key = 'overtaken'") == [
+        (voided.reference,)
+    ]
+    assert sql(database_url, "SELECT idempotency_key, amount FROM ledger_transactions") == [("overtaker", 1)]
+    assert balance(client) == MAX_WALLET_BALANCE_MINOR - 99
+    # Sent again, the top-up meets the full wallet before any charge.
+    assert_problem(top_up(client, 100, "overtaken"), 409, "wallet_limit_exceeded")
+    assert (len(provider.charges), len(provider.voids)) == (1, 1)
+
+
+def test_a_retried_top_up_is_never_paid_with_a_charge_that_was_given_back(
+    client: FlaskClient, provider: RecordingProvider, cashier: Cashier, database_url: str
+) -> None:
+    """A provider answers a repeated key with the charge it already made, voided or not (the provider interface
+    asks every call to be idempotent on its key): money in the wallet must come from a charge still standing."""
+    assert overtaken_top_up(client, provider, cashier, database_url).status_code == 409
+    cashier.debit(uuid.uuid4(), "asha", 1_000)  # the wallet has room again
+
+    retried = top_up(client, 100, "overtaken")
+
+    given_back = {charge.reference for charge in provider.voids}
+    paid_with = {
+        reference
+        for (reference,) in sql(
+            database_url, "SELECT provider_reference FROM ledger_transactions WHERE kind = 'top_up'"
+        )
+    }
+    assert not given_back & paid_with, retried.json
 
 
 def test_a_declined_charge_is_payment_required_and_leaves_the_key_free(
     client: FlaskClient, provider: RecordingProvider, database_url: str
 ) -> None:
     provider.declining = "The card issuer declined the charge."
-    before = footprint(database_url)
 
     response = top_up(client, 3_000, "card")
 
     assert_problem(response, 402, "payment_declined")
     assert response.json["detail"] == "The card issuer declined the charge."
-    assert footprint(database_url) == before
+    assert top_ups_kept(database_url) == [("asha", "card", 3_000, "declined", "The card issuer declined the charge.")]
+    assert ledger_transactions(database_url) == 0
+    assert sql(database_url, "SELECT count(*) FROM idempotency_requests") == [(0,)]
     provider.declining = None
     assert top_up(client, 3_000, "card").status_code == 201
     assert balance(client) == 3_000
+    assert top_ups_kept(database_url) == [("asha", "card", 3_000, "succeeded", None)]
+    assert len(provider.charges) == 2  # the declined top-up was tried again
 
 
 def test_a_retry_after_the_cached_response_is_gone_finds_the_same_top_up(
@@ -232,6 +335,7 @@ def test_a_retry_after_the_cached_response_is_gone_finds_the_same_top_up(
     assert retried.headers["Location"] == first.headers["Location"]
     assert balance(client) == 4_000
     assert ledger_transactions(database_url) == 1
+    assert len(provider.charges) == 1  # the top-up was found done: the card is not asked again
     assert provider.voids == []
 
 

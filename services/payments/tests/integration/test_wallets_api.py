@@ -201,14 +201,23 @@ def test_the_kind_filter_keeps_only_that_kind_across_pages(client: FlaskClient, 
         "bm90LWpzb24",  # "not-json"
         cursor_of([1]),
         cursor_of({"before_entry": 0}),
+        cursor_of({"before_entry": 10**30}),
         cursor_of({"page": 2}),
     ],
-    ids=["bad-alphabet", "not-json", "not-an-object", "zero", "foreign-position"],
+    ids=["bad-alphabet", "not-json", "not-an-object", "zero", "beyond-any-entry-id", "foreign-position"],
 )
 def test_a_cursor_this_api_did_not_issue_is_refused(client: FlaskClient, cursor: str) -> None:
     response = client.get("/v1/wallets/me/transactions", query_string={"cursor": cursor}, headers=ASHA)
 
     assert_problem(response, 400, "invalid_cursor", "cursor")
+
+
+def test_a_cursor_may_name_the_largest_entry_id_the_ledger_can_hold(client: FlaskClient) -> None:
+    made = top_up(client, 1_000)
+
+    page = transactions(client, "/v1/wallets/me/transactions", ASHA, cursor=cursor_of({"before_entry": 2**63 - 1}))
+
+    assert page == {"items": [made], "next_cursor": None}
 
 
 @pytest.mark.parametrize(
@@ -275,7 +284,7 @@ def test_an_admin_credit_shows_its_reason_to_the_admin_and_the_customer(client: 
     assert client.get(response.headers["Location"], headers=ADMIN).json == made
     assert client.get(f"/v1/wallets/me/transactions/{made['id']}", headers=ASHA).json == made
     kept = sql(database_url, "SELECT scope, reason FROM ledger_transactions WHERE id = %s", made["id"])
-    assert kept == [("account:admin-1", "Bus left two hours late")]
+    assert kept == [("credit:admin-1", "Bus left two hours late")]
 
 
 def test_a_credit_opens_the_wallet_of_a_customer_who_never_used_one(client: FlaskClient) -> None:

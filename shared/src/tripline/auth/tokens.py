@@ -155,8 +155,9 @@ def _principal(claims: dict[str, Any]) -> Principal:
 
 
 def _check_sub(sub: object, error: type[Exception]) -> None:
-    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH:
-        raise error(f"The subject must be a non-empty string of at most {MAX_SUB_LENGTH} characters.")
+    # Printable only: a subject is stored as text (which cannot hold a NUL) and shown in paths and logs.
+    if not isinstance(sub, str) or not sub.strip() or len(sub) > MAX_SUB_LENGTH or not sub.isprintable():
+        raise error(f"The subject must be a non-empty printable string of at most {MAX_SUB_LENGTH} characters.")
 
 
 def _hmac_secret(settings: AuthSettings) -> bytes:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import RowMapping, func, insert, select, update
+from sqlalchemy import RowMapping, func, insert, select, true, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.orm import Session
 
@@ -20,11 +20,11 @@ from payments.domain.ledger import MAX_WALLET_BALANCE_MINOR, Account, Leg, Posti
 
 
 class InsufficientFunds(Exception):
-    """The wallet holds less than the posting takes out of it; nothing was written."""
+    """The wallet holds less than the posting takes out of it; no money moved (the wallet may have been created)."""
 
 
 class BalanceLimitReached(Exception):
-    """The posting would lift the wallet past its limit; nothing was written."""
+    """The posting would lift the wallet past its limit; no money moved."""
 
 
 class KeyAlreadyUsed(Exception):
@@ -129,7 +129,7 @@ def _move_wallet(session: Session, leg: Leg, *, limited: bool) -> int:
     elif limited:
         guard = accounts.c.balance + leg.amount <= MAX_WALLET_BALANCE_MINOR
     else:
-        guard = accounts.c.id.is_not(None)  # money coming back is never refused
+        guard = true()  # money coming back is never refused
     balance = session.execute(
         update(accounts)
         .where(accounts.c.id == leg.account.id, guard)

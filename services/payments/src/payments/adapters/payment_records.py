@@ -33,7 +33,8 @@ def record_debit(
     return (
         session.execute(
             update(booking_payments)
-            .where(booking_payments.c.booking_id == booking_id)
+            # Only a booking not paid yet: a second debit would find no row, and .one() would refuse it.
+            .where(booking_payments.c.booking_id == booking_id, booking_payments.c.debited == 0)
             .values(customer_id=customer_id, debited=amount, debit_transaction_id=transaction_id, updated_at=func.now())
             .returning(booking_payments)
         )
@@ -56,7 +57,7 @@ def record_refund(session: Session, booking_id: uuid.UUID, amount: int) -> RowMa
     )
 
 
-def decided(session: Session, scope: str, key: str) -> RowMapping | None:
+def find_decision(session: Session, scope: str, key: str) -> RowMapping | None:
     """The request already decided under ``key``, if any."""
     return (
         session.execute(
@@ -88,5 +89,5 @@ def settle_awaiting(session: Session, scope: str, key: str, transaction_id: uuid
     session.execute(
         update(payment_requests)
         .where(payment_requests.c.scope == scope, payment_requests.c.idempotency_key == key)
-        .values(outcome="refunded", transaction_id=transaction_id, amount=amount, decided_at=func.now())
+        .values(outcome="refunded", transaction_id=transaction_id, amount=amount, settled_at=func.now())
     )

@@ -5,6 +5,8 @@ transaction's entries sum to zero and are never changed, a booking is never refu
 key moves money once.
 """
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -13,6 +15,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Identity,
     Index,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -30,8 +33,10 @@ metadata: MetaData = new_metadata()
 plumbing = define_plumbing_tables(metadata)
 
 
-def _timestamp(name: str) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now())
+def _timestamp(name: str, default: Any = None) -> Column[object]:
+    return Column(
+        name, DateTime(timezone=True), nullable=False, server_default=func.now() if default is None else default
+    )
 
 
 accounts = Table(
@@ -61,9 +66,10 @@ ledger_transactions = Table(
     Column("currency", Text, nullable=False),
     Column("reason", Text),
     Column("provider_reference", Text),
-    _timestamp("created_at"),
+    _timestamp("created_at", func.clock_timestamp()),
     UniqueConstraint("scope", "idempotency_key", name="uq_ledger_transactions_key"),
     Index("ix_ledger_transactions_booking", "booking_id", postgresql_where=text("booking_id IS NOT NULL")),
+    Index("uq_ledger_transactions_one_debit", "booking_id", unique=True, postgresql_where=text("kind = 'debit'")),
 )
 
 ledger_entries = Table(
@@ -75,7 +81,7 @@ ledger_entries = Table(
     Column("currency", Text, nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("balance_after", BigInteger),
-    _timestamp("created_at"),
+    _timestamp("created_at", func.clock_timestamp()),
     ForeignKeyConstraint(
         ["account_id", "currency"], ["accounts.id", "accounts.currency"], name="fk_ledger_entries_account"
     ),
@@ -111,6 +117,27 @@ payment_requests = Table(
     Column("transaction_id", Uuid, ForeignKey("ledger_transactions.id")),
     Column("amount", BigInteger, nullable=False, server_default=text("0")),
     _timestamp("decided_at"),
+    Column("settled_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("scope", "idempotency_key", name="pk_payment_requests"),
     Index("ix_payment_requests_awaiting", "booking_id", postgresql_where=text("outcome = 'awaiting_debit'")),
+)
+
+top_ups = Table(
+    "top_ups",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("scope", Text, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    Column("provider_reference", Text),
+    Column("failure", Text),
+    Column("transaction_id", Uuid, ForeignKey("ledger_transactions.id")),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    UniqueConstraint("scope", "idempotency_key", name="uq_top_ups_key"),
+    Index("ix_top_ups_pending", "updated_at", postgresql_where=text("status = 'pending'")),
 )

@@ -13,7 +13,8 @@ from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationE
 from payments.adapters.providers import ChargeDeclined, TopUpProvider
 from payments.config import PaymentsSettings
 from payments.domain.ledger import MAX_TOP_UP_MINOR, TransactionKind
-from payments.service_layer import wallets
+from payments.service_layer import top_ups, wallets
+from payments.service_layer.top_ups import TopUpRefusedMeanwhile
 from payments.service_layer.wallets import KeyReusedElsewhere, NoWallet, Wallet, WalletLimitReached
 from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
@@ -83,7 +84,7 @@ class TransactionPage(ApiModel):
 
 
 class _CursorPosition(BaseModel):
-    before_entry: Annotated[int, Field(ge=1)]
+    before_entry: Annotated[int, Field(ge=1, le=2**63 - 1)]  # an entry id is a BIGINT
 
 
 def wallets_blueprint(
@@ -119,7 +120,7 @@ def _add_own_wallet_routes(
     def top_up() -> Response:
         amount = _amount_in(parse_body(TopUpRequest).amount, currency)
         customer_id = current_principal().sub
-        row = wallets.top_up(unit_of_work, provider, customer_id, amount, currency, _key())
+        row = top_ups.top_up(unit_of_work, provider, customer_id, amount, currency, _key())
         return created(_transaction(row), f"/v1/wallets/me/transactions/{row['id']}")
 
     @blueprint.get("/me/transactions")
@@ -273,12 +274,17 @@ def _transaction(row: Any) -> Transaction:
 
 
 def _answer_refusals(blueprint: Blueprint) -> None:
+    # Answered by the blueprint, outside @idempotent's view call, so the replay cache does not keep them: a full
+    # wallet or a declined card may be different on the next try under the same key.
     refusals: dict[type[Exception], Callable[[Any], Problem]] = {
         NoWallet: lambda _: not_found("wallet"),
         WalletLimitReached: lambda _: conflict(
             "wallet_limit_exceeded", "The wallet would hold more than a wallet may; nothing was charged."
         ),
         KeyReusedElsewhere: lambda _: idempotency_key_reused(),
+        TopUpRefusedMeanwhile: lambda _: conflict(
+            "top_up_refused", "Another try of this top-up was refused meanwhile; nothing was charged. Try again."
+        ),
         ChargeDeclined: lambda error: Problem(402, "payment_declined", "Payment required", error.reason),
     }
     for refusal, problem in refusals.items():

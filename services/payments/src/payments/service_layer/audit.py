@@ -48,6 +48,40 @@ CHECKS = (
         """,
     ),
     Check(
+        "transactions_fit_their_kind",
+        "every transaction moves money between the wallet and the platform account its kind names, the right way",
+        """
+        SELECT t.id::text, t.kind || ' moves ' || string_agg(a.kind || ' ' || e.amount, ', ' ORDER BY e.id)
+        FROM ledger_transactions t
+        JOIN ledger_entries e ON e.transaction_id = t.id
+        JOIN accounts a ON a.id = e.account_id
+        GROUP BY t.id, t.kind
+        HAVING count(*) <> 2
+            OR count(*) FILTER (
+                WHERE a.kind = 'wallet' AND sign(e.amount) = CASE t.kind WHEN 'debit' THEN -1 ELSE 1 END
+            ) <> 1
+            OR count(*) FILTER (
+                WHERE a.kind = CASE t.kind WHEN 'top_up' THEN 'top_up_source' WHEN 'credit' THEN 'revenue'
+                                           ELSE 'clearing' END
+            ) <> 1
+        """,
+    ),
+    Check(
+        "clearing_holds_what_bookings_paid",
+        "the clearing account holds exactly what bookings paid and did not get back",
+        """
+        SELECT c.currency, 'clearing holds ' || c.held || ', bookings kept ' || coalesce(b.kept, 0)
+        FROM (
+            SELECT a.currency, coalesce(sum(e.amount), 0) AS held
+            FROM accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
+            WHERE a.kind = 'clearing' GROUP BY a.currency
+        ) c
+        LEFT JOIN (SELECT currency, sum(debited - refunded) AS kept FROM booking_payments GROUP BY currency) b
+            ON b.currency = c.currency
+        WHERE c.held <> coalesce(b.kept, 0)
+        """,
+    ),
+    Check(
         "ledger_sums_to_zero",
         "all entries of the ledger sum to zero in each currency",
         """
@@ -85,7 +119,8 @@ CHECKS = (
     Check(
         "no_negative_wallet",
         "no wallet holds less than zero",
-        "SELECT customer_id, 'balance ' || balance FROM accounts WHERE kind = 'wallet' AND balance < 0",
+        "SELECT customer_id || ' (' || currency || ')', 'balance ' || balance"
+        " FROM accounts WHERE kind = 'wallet' AND balance < 0",
     ),
     Check(
         "refunds_within_debits",

@@ -36,12 +36,12 @@ def debit_wallet(command: DebitWallet, envelope: Envelope, uow: OutboxUnitOfWork
     """Take the booking's amount from the customer's wallet once; answer ``debit.succeeded`` or ``debit.declined``."""
     session = uow.session
     booking = payment_records.lock_booking(session, command.booking_id, currency)
-    decision: Decision | None = payment_records.decided(session, envelope.source, command.idempotency_key)
+    decision: Decision | None = payment_records.find_decision(session, envelope.source, command.idempotency_key)
     if decision is None:
         decision, paid = _decide_debit(session, command, booking, envelope.source)
         payment_records.record_decision(session, **decision)
         if paid is not None:
-            # The debit's answer first: bookings learns the money was taken before it learns it came back.
+            # Queued before the refunds it triggers; delivery may still reorder them, so bookings must not rely on it.
             _reply(uow, envelope, _debit_answer(decision))
             _pay_out_refunds_that_waited(uow, envelope, paid)
             return
@@ -52,7 +52,7 @@ def refund_payment(command: RefundPayment, envelope: Envelope, uow: OutboxUnitOf
     """Give back what the command asks, capped at what is left of the debit; answer ``refund.succeeded``."""
     session = uow.session
     booking = payment_records.lock_booking(session, command.booking_id, currency)
-    decision: Decision | None = payment_records.decided(session, envelope.source, command.idempotency_key)
+    decision: Decision | None = payment_records.find_decision(session, envelope.source, command.idempotency_key)
     if decision is None:
         if command.amount is not None and command.amount.currency != booking["currency"]:
             raise InvalidMessage(f"refund in {command.amount.currency} of a booking paid in {booking['currency']}")
@@ -77,8 +77,6 @@ def _decide_debit(
         "requested_amount": command.amount.amount_minor,
         "currency": command.amount.currency,
     }
-    if command.amount.currency != booking["currency"]:
-        return decision | {"outcome": "declined_currency_mismatch"}, None
     if booking["debited"]:
         # Paid already, under another key: the booking is paid once, and this answer says by whom and how much.
         return decision | {
@@ -86,7 +84,10 @@ def _decide_debit(
             "customer_id": booking["customer_id"],
             "transaction_id": booking["debit_transaction_id"],
             "amount": booking["debited"],
+            "currency": booking["currency"],
         }, None
+    if command.amount.currency != booking["currency"]:
+        return decision | {"outcome": "declined_currency_mismatch"}, None
     posting = rules.debit(command.customer_id, command.amount.amount_minor, command.amount.currency)
     reference = ledger.Reference(scope, command.idempotency_key, booking_id=command.booking_id)
     try:

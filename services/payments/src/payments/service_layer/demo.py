@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from payments.adapters.providers import SandboxProvider
-from payments.service_layer import wallets
+from payments.service_layer import top_ups, wallets
 
 DEMO_CUSTOMER = "demo-customer"
 DEMO_TOP_UP_MINOR = 5_000_000  # 50,000.00 in a currency of two decimals: enough for a few trips and stays
@@ -13,5 +13,5 @@ DEMO_KEY = "demo-seed:welcome-top-up"
 
 def seed_demo(unit_of_work: wallets.UnitOfWorkFactory, currency: str) -> dict[str, int]:
     """Top up the demo customer's wallet unless it was done before; the resulting balance."""
-    wallets.top_up(unit_of_work, SandboxProvider(), DEMO_CUSTOMER, DEMO_TOP_UP_MINOR, currency, DEMO_KEY)
+    top_ups.top_up(unit_of_work, SandboxProvider(), DEMO_CUSTOMER, DEMO_TOP_UP_MINOR, currency, DEMO_KEY)
     return {"demo_customer_balance_minor": wallets.open_wallet(unit_of_work, DEMO_CUSTOMER, currency).balance}

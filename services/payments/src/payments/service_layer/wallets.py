@@ -1,7 +1,7 @@
-"""A customer's wallet: its balance and history, top-ups through the provider, and admins' credits.
+"""A customer's wallet: its balance and history, and admins' credits (top-ups are in ``top_ups``).
 
-Money comes in under the caller's idempotency key, which the ledger keeps forever: a top-up or credit retried
-after its cached HTTP response is gone finds the transaction it already made instead of making another.
+A credit comes in under the admin's idempotency key, which the ledger keeps forever: a credit retried after its
+cached HTTP response is gone finds the transaction it already made instead of making another.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 
 from payments.adapters import ledger
-from payments.adapters.providers import ChargeRequest, TopUpProvider
 from payments.domain import ledger as rules
 from tripline.db import UnitOfWork
 
@@ -27,7 +26,7 @@ class NoWallet(Exception):
 
 
 class WalletLimitReached(Exception):
-    """The wallet would hold more than a wallet may; nothing was charged or written."""
+    """The wallet would hold more than a wallet may; no money moved (a charge already made is given back)."""
 
 
 class KeyReusedElsewhere(Exception):
@@ -50,11 +49,6 @@ class HistoryPage:
 
     items: list[RowMapping]
     has_more: bool
-
-
-def caller_scope(account_id: str) -> str:
-    """The scope of an HTTP caller's keys: keys are per account, as the contract scopes them."""
-    return f"account:{account_id}"
 
 
 def open_wallet(unit_of_work: UnitOfWorkFactory, customer_id: str, currency: str) -> Wallet:
@@ -101,29 +95,12 @@ def transaction(
         return ledger.wallet_transaction(uow.session, rules.wallet(customer_id, currency), transaction_id)
 
 
-def top_up(
-    unit_of_work: UnitOfWorkFactory,
-    provider: TopUpProvider,
-    customer_id: str,
-    amount: int,
-    currency: str,
-    key: str,
-) -> RowMapping:
-    """Charge the customer through the provider and put the money in the wallet, once per key."""
-    charge = provider.charge(ChargeRequest(customer_id, amount, currency, key))
-    reference = ledger.Reference(caller_scope(customer_id), key, provider_reference=charge.reference)
-    try:
-        return _post_once(unit_of_work, rules.top_up(customer_id, amount, currency), reference)
-    except WalletLimitReached:
-        provider.void(charge)
-        raise
-
-
 def credit(
     unit_of_work: UnitOfWorkFactory, admin_id: str, customer_id: str, amount: int, currency: str, reason: str, key: str
 ) -> RowMapping:
     """An admin's goodwill credit from the platform's revenue into the customer's wallet, once per key."""
-    reference = ledger.Reference(caller_scope(admin_id), key, reason=reason)
+    # Keys are per account, as the contract scopes them (and apart from the account's own top-ups).
+    reference = ledger.Reference(f"credit:{admin_id}", key, reason=reason)
     return _post_once(unit_of_work, rules.credit(customer_id, amount, currency), reference)
 
 
