@@ -365,3 +365,21 @@ def test_a_retry_after_the_cached_response_is_gone_finds_its_top_up_even_when_th
     assert (retried.status_code, retried.json) == (201, first.json)
     assert provider.voids == []
     assert ledger_transactions(database_url) == 1
+
+
+def test_a_charge_made_while_another_try_of_the_top_up_was_refused_is_given_back(
+    client: FlaskClient, provider: RecordingProvider, database_url: str
+) -> None:
+    # While the provider charges, another try of the same top-up is refused (as a finisher of stale top-ups or a
+    # request that outlived its lease would record it): this charge must not be posted over that refusal.
+    provider.while_charging = lambda: sql(
+        database_url, "UPDATE top_ups SET status = 'voided', failure = 'wallet limit' WHERE idempotency_key = 'late'"
+    )
+
+    response = top_up(client, 700, "late")
+
+    assert_problem(response, 409, "top_up_refused")
+    [charged] = provider.charges
+    assert provider.voids == [SandboxProvider().charge(charged)]
+    assert sql(database_url, "SELECT count(*) FROM ledger_transactions") == [(0,)]
+    assert balance(client) == 0
