@@ -45,13 +45,11 @@ class Reference:
 def post(session: Session, posting: Posting, reference: Reference) -> uuid.UUID:
     """Move the money of ``posting`` once under ``reference``'s key; the new transaction's id.
 
-    Raises ``KeyAlreadyUsed``, ``InsufficientFunds`` or ``BalanceLimitReached`` before changing anything; only a
-    twin under the same key that commits first, while this one waits for the wallet, is found after the wallet
-    changed (``KeyAlreadyUsed`` again: the caller rolls back).
+    Raises ``InsufficientFunds`` or ``BalanceLimitReached`` before changing the wallet, and ``KeyAlreadyUsed``
+    after (the caller rolls back). Callers whose key may have moved money already look it up first, so a retry
+    finds its transaction instead of being judged again on the wallet's current balance: the booking commands by
+    their decided request, top-ups by their record, credits by ``transaction_by_key``.
     """
-    # The key first: a retry must find its transaction, not be judged again on the wallet's current balance.
-    if _key_used(session, reference):
-        raise KeyAlreadyUsed(reference.key)
     ensure_accounts(session, *(leg.account for leg in posting.legs))
     # The wallet row first: its lock orders every posting of one wallet, so entry ids follow commit order.
     balance_after = _move_wallet(session, posting.wallet_leg, limited=posting.kind is not TransactionKind.REFUND)
@@ -88,18 +86,6 @@ def post(session: Session, posting: Posting, reference: Reference) -> uuid.UUID:
         ],
     )
     return transaction_id
-
-
-def _key_used(session: Session, reference: Reference) -> bool:
-    return (
-        session.execute(
-            select(ledger_transactions.c.id).where(
-                ledger_transactions.c.scope == reference.scope,
-                ledger_transactions.c.idempotency_key == reference.key,
-            )
-        ).first()
-        is not None
-    )
 
 
 def ensure_accounts(session: Session, *named: Account) -> None:

@@ -107,21 +107,26 @@ def credit(
 def _post_once(unit_of_work: UnitOfWorkFactory, posting: rules.Posting, reference: ledger.Reference) -> RowMapping:
     wallet = posting.wallet_leg.account
     with unit_of_work() as uow:
+        # The key first: a retry must find its transaction, not be judged again on the wallet's current balance.
+        earlier = ledger.transaction_by_key(uow.session, wallet, reference.scope, reference.key)
+        if earlier is not None:
+            return _same_as_asked(earlier, posting, reference)
         try:
             transaction_id = ledger.post(uow.session, posting, reference)
         except ledger.BalanceLimitReached:
             raise WalletLimitReached() from None
-        except ledger.KeyAlreadyUsed:
+        except ledger.KeyAlreadyUsed:  # a twin committed first, or the key moved another wallet's money
             uow.rollback()
-            return _made_before(uow.session, posting, reference)
+            earlier = ledger.transaction_by_key(uow.session, wallet, reference.scope, reference.key)
+            return _same_as_asked(earlier, posting, reference)
         row = ledger.wallet_transaction(uow.session, wallet, transaction_id)
         uow.commit()
     assert row is not None
     return row
 
 
-def _made_before(session: Session, posting: rules.Posting, reference: ledger.Reference) -> RowMapping:
-    earlier = ledger.transaction_by_key(session, posting.wallet_leg.account, reference.scope, reference.key)
+def _same_as_asked(earlier: RowMapping | None, posting: rules.Posting, reference: ledger.Reference) -> RowMapping:
+    """The transaction the key already made, if it is the one asked for now; else the key was reused."""
     same = (earlier["kind"], earlier["amount"], earlier["reason"]) if earlier is not None else None
     if same != (posting.kind.value, posting.amount, reference.reason):
         raise KeyReusedElsewhere()
