@@ -21,7 +21,7 @@ from inventory.domain.holds import (
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 TODAY = NOW.date()
 SELLABLE_SCHEDULE = Schedule(status="active", operator_status="approved", departs_at=NOW + timedelta(hours=1))
-SELLABLE_ROOMS = RoomType(hotel_id=uuid.uuid4(), hotel_active=True, owner_status="approved")
+SELLABLE_ROOMS = RoomType(hotel_id=uuid.uuid4(), hotel_active=True, owner_status="approved", capacity=2)
 
 
 def test_an_active_future_schedule_of_an_approved_operator_is_sellable() -> None:
@@ -49,8 +49,8 @@ def test_other_schedules_are_not_sellable(schedule: Schedule | None) -> None:
     ("room_type", "check_in", "nights"),
     [
         (None, TODAY, 1),
-        (RoomType(hotel_id=1, hotel_active=True, owner_status="rejected"), TODAY, 1),
-        (RoomType(hotel_id=1, hotel_active=False, owner_status="approved"), TODAY, 1),
+        (RoomType(hotel_id=1, hotel_active=True, owner_status="rejected", capacity=2), TODAY, 1),
+        (RoomType(hotel_id=1, hotel_active=False, owner_status="approved", capacity=2), TODAY, 1),
         (SELLABLE_ROOMS, TODAY - timedelta(days=1), 1),
         (SELLABLE_ROOMS, TODAY, 0),
         (SELLABLE_ROOMS, TODAY, 31),

@@ -17,6 +17,7 @@ from tripline.messaging.contracts import Contract
 MAX_ITEMS = 5
 MAX_SEATS_PER_ITEM = 100
 MAX_ROOMS_PER_ITEM = 100
+MAX_GUESTS_PER_ITEM = 1_000
 
 Version = Annotated[int, Field(ge=1)]
 
@@ -49,6 +50,9 @@ class HotelRoomsRequest(MessageValue):
     check_in: date
     check_out: date
     rooms: Annotated[int, Field(ge=1, le=MAX_ROOMS_PER_ITEM)]
+    # Who will stay; inventory refuses a stay whose rooms sleep fewer (``rooms_unavailable``). Optional for senders
+    # that do not know their guests.
+    guests: Annotated[int, Field(ge=1, le=MAX_GUESTS_PER_ITEM)] | None = None
 
 
 ItemRequest = Annotated[BusSeatsRequest | HotelRoomsRequest, Field(discriminator="type")]

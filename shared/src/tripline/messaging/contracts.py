@@ -34,6 +34,10 @@ class Contract(BaseModel):
             raise TypeError(f"two payload schemas claim {key}")
         Contract._registry[key] = cls
 
+    def subject(self) -> str:
+        """The subject this message travels on: ``SUBJECT``, unless a schema names one per message."""
+        return self.SUBJECT
+
     @staticmethod
     def lookup(message_type: str, version: int) -> type[Contract]:
         """The schema for a message type and major version, or ``UnknownContract``."""

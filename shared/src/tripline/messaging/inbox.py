@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from tripline.db import UnitOfWork
+from tripline.failpoints import failpoint
 from tripline.messaging.contracts import Contract
 from tripline.messaging.envelope import Envelope
 
@@ -42,7 +43,9 @@ class InboxRunner(Generic[U]):
             if not self._record(uow.session, envelope):
                 return Outcome.DUPLICATE
             handler(payload, envelope, uow)
+            failpoint(f"inbox.{envelope.type}.before_commit")
             uow.commit()
+        failpoint(f"inbox.{envelope.type}.after_commit")
         return Outcome.APPLIED
 
     def _record(self, session: Session, envelope: Envelope) -> bool:

@@ -33,7 +33,7 @@ class Outbox:
         self._session.execute(
             insert(self._table).values(
                 id=envelope.id,
-                subject=payload.SUBJECT,
+                subject=payload.subject(),
                 message_type=envelope.type,
                 envelope=envelope.model_dump(mode="json"),
                 headers=_headers_for(envelope),

@@ -36,7 +36,12 @@ def room_type_for_sale(session: Session, room_type_id: uuid.UUID) -> RoomType | 
     """What reserving a room type's nights checks."""
     row = (
         session.execute(
-            select(room_types.c.hotel_id, hotels.c.is_active, property_owners.c.approval_status)
+            select(
+                room_types.c.hotel_id,
+                room_types.c.capacity,
+                hotels.c.is_active,
+                property_owners.c.approval_status,
+            )
             .join(hotels, hotels.c.id == room_types.c.hotel_id)
             .join(property_owners, property_owners.c.id == hotels.c.owner_id)
             .where(room_types.c.id == room_type_id)
@@ -47,4 +52,9 @@ def room_type_for_sale(session: Session, room_type_id: uuid.UUID) -> RoomType | 
     )
     if row is None:
         return None
-    return RoomType(hotel_id=row["hotel_id"], hotel_active=row["is_active"], owner_status=row["approval_status"])
+    return RoomType(
+        hotel_id=row["hotel_id"],
+        hotel_active=row["is_active"],
+        owner_status=row["approval_status"],
+        capacity=row["capacity"],
+    )

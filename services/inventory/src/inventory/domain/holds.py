@@ -76,6 +76,7 @@ class RoomType:
     hotel_id: object
     hotel_active: bool
     owner_status: str
+    capacity: int
 
 
 def ensure_stay_sellable(
@@ -92,6 +93,16 @@ def ensure_stay_sellable(
         raise not_sellable(f"A stay runs 1 to {MAX_STAY_NIGHTS} nights, check-out after check-in.", item_index)
     if check_in < today:
         raise not_sellable("The check-in date has passed.", item_index)
+
+
+def ensure_guests_fit(room_type: RoomType, rooms: int, guests: int | None, item_index: int) -> None:
+    """Raise ``rooms_unavailable`` when ``rooms`` rooms of this type sleep fewer than ``guests``."""
+    if guests is not None and guests > rooms * room_type.capacity:
+        raise Rejection(
+            "rooms_unavailable",
+            f"{rooms} room(s) of this type sleep at most {rooms * room_type.capacity} guests, not {guests}.",
+            item_index,
+        )
 
 
 def nights_of(check_in: date, check_out: date) -> list[date]:

@@ -17,6 +17,7 @@ from inventory.adapters import for_sale, hold_records, stock
 from inventory.domain.holds import (
     HoldStatus,
     Rejection,
+    ensure_guests_fit,
     ensure_schedule_sellable,
     ensure_stay_sellable,
     is_confirmable,
@@ -179,6 +180,7 @@ def _take_stay(uow: OutboxUnitOfWork, request: HotelRoomsRequest, n: int, now: d
     room_type = for_sale.room_type_for_sale(uow.session, request.room_type_id)
     ensure_stay_sellable(room_type, request.check_in, request.check_out, n, now.date())
     assert room_type is not None
+    ensure_guests_fit(room_type, request.rooms, request.guests, n)
     nights = stock.shift_nights(
         uow.session, request.room_type_id, request.check_in, request.check_out, held=request.rooms, sold=0
     )

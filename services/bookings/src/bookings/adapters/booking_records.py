@@ -1,0 +1,144 @@
+"""Booking rows and their history: reading, locking, changing, and the timers' work lists."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, RowMapping, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as upsert
+from sqlalchemy.orm import Session
+
+from bookings.adapters.tables import booking_transitions, bookings
+from bookings.domain.lifecycle import TRANSITIONAL, Status
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock: every deadline in bookings is set and checked against this one clock."""
+    return session.execute(select(func.now())).scalar_one()
+
+
+def add(session: Session, **values: Any) -> RowMapping | None:
+    """Insert a new booking and return it; None if a booking with its id exists already."""
+    statement = upsert(bookings).values(**values).on_conflict_do_nothing().returning(bookings)
+    return session.execute(statement).mappings().first()
+
+
+def lock(session: Session, booking_id: uuid.UUID) -> RowMapping | None:
+    """The booking, locked until the transaction ends: every change to a booking goes through this lock."""
+    return session.execute(select(bookings).where(bookings.c.id == booking_id).with_for_update()).mappings().first()
+
+
+def find(session: Session, booking_id: uuid.UUID) -> RowMapping | None:
+    """The booking as it stands, unlocked."""
+    return session.execute(select(bookings).where(bookings.c.id == booking_id)).mappings().first()
+
+
+def change(session: Session, booking_id: uuid.UUID, values: dict[str, Any]) -> RowMapping:
+    """Write ``values`` to a locked booking; returns the changed row."""
+    return (
+        session.execute(update(bookings).where(bookings.c.id == booking_id).values(**values).returning(bookings))
+        .mappings()
+        .one()
+    )
+
+
+def add_transition(
+    session: Session,
+    booking_id: uuid.UUID,
+    from_status: Status | None,
+    to_status: Status,
+    at: datetime,
+    reason: str,
+    message_id: uuid.UUID | None,
+) -> None:
+    """One row of the booking's history."""
+    session.execute(
+        insert(booking_transitions).values(
+            booking_id=booking_id,
+            from_status=from_status.value if from_status else None,
+            to_status=to_status.value,
+            at=at,
+            reason=reason,
+            message_id=message_id,
+        )
+    )
+
+
+def transitions(session: Session, booking_id: uuid.UUID) -> list[RowMapping]:
+    """The booking's history, oldest first."""
+    return list(
+        session.execute(
+            select(booking_transitions)
+            .where(booking_transitions.c.booking_id == booking_id)
+            .order_by(booking_transitions.c.id)
+        ).mappings()
+    )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which bookings a list shows."""
+
+    customer_id: str | None = None
+    status: Status | None = None
+    include_deleted: bool = False
+    stuck: bool = False
+
+
+def page(session: Session, filters: Filters, before: tuple[datetime, uuid.UUID] | None, limit: int) -> list[RowMapping]:
+    """Up to ``limit + 1`` bookings newest first, after the position ``before`` (so callers see if more follow)."""
+    query = select(bookings).where(*_conditions(filters))
+    if before is not None:
+        query = query.where(tuple_(bookings.c.created_at, bookings.c.id) < tuple_(*before))
+    query = query.order_by(bookings.c.created_at.desc(), bookings.c.id.desc()).limit(limit + 1)
+    return list(session.execute(query).mappings())
+
+
+def _conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.customer_id is not None:
+        conditions.append(bookings.c.customer_id == filters.customer_id)
+    if filters.status is not None:
+        conditions.append(bookings.c.status == filters.status.value)
+    if not filters.include_deleted:
+        conditions.append(bookings.c.deleted_at.is_(None))
+    if filters.stuck:
+        conditions.append(is_stuck())
+    return conditions
+
+
+def is_stuck() -> ColumnElement[bool]:
+    """A transitional booking past its deadline."""
+    return and_(bookings.c.status.in_([s.value for s in TRANSITIONAL]), bookings.c.deadline_at < func.now())
+
+
+def count_stuck(session: Session) -> int:
+    """How many bookings are stuck now."""
+    return int(session.execute(select(func.count()).select_from(bookings).where(is_stuck())).scalar_one())
+
+
+def claim_due(session: Session, status: Status, due_column: str, limit: int) -> list[RowMapping]:
+    """Bookings in ``status`` whose ``due_column`` has passed, locked; rows another timer holds are skipped."""
+    column = bookings.c[due_column]
+    return list(
+        session.execute(
+            select(bookings)
+            .where(bookings.c.status == status.value, column <= func.now())
+            .order_by(column)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).mappings()
+    )
+
+
+def still_transitional(session: Session, booking_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these bookings are still waiting for another service."""
+    rows = session.execute(
+        select(bookings.c.id).where(
+            bookings.c.id.in_(booking_ids), or_(*(bookings.c.status == s.value for s in TRANSITIONAL))
+        )
+    ).scalars()
+    return set(rows)

@@ -1,0 +1,173 @@
+"""What customers and admins ask of bookings over HTTP: each request one short transaction on the booking's row.
+
+A customer sees only their own bookings, and not those an admin deleted; anything else is "not found", so no one
+learns that someone else's booking exists.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from bookings.adapters import booking_records as records
+from bookings.adapters.booking_records import Filters
+from bookings.domain.lifecycle import Event, Status
+from bookings.service_layer import saga
+from bookings.service_layer.saga import Cause, SagaRules
+from tripline.messaging.outbox import OutboxUnitOfWork
+
+UnitOfWorkFactory = Callable[[], OutboxUnitOfWork]
+# How often a long poll looks again: quickly at first (most sagas settle within tens of milliseconds), then less.
+FIRST_LOOK_SECONDS = 0.01
+SLOWEST_LOOK_SECONDS = 0.25
+
+
+class BookingNotFound(Exception):
+    """No such booking, or not one the caller may see."""
+
+
+class KeyUsedByAnotherBooking(Exception):
+    """The booking this key created asked for something else (its cached response expired)."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks: a customer sees their own bookings, an admin every booking."""
+
+    sub: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    """Bookings newest first; ``has_more`` when older ones follow."""
+
+    items: list[RowMapping]
+    has_more: bool
+
+
+def place(
+    unit_of_work: UnitOfWorkFactory,
+    rules: SagaRules,
+    *,
+    booking_id: uuid.UUID,
+    customer_id: str,
+    items: list[dict[str, Any]],
+    pay_by: str | None,
+) -> RowMapping:
+    """Open a booking under an id derived from the request's key: the same key never makes a second booking."""
+    with unit_of_work() as uow:
+        booking = saga.open_booking(
+            uow, rules, booking_id=booking_id, customer_id=customer_id, items=items, pay_by=pay_by
+        )
+        if booking is None:
+            booking = records.find(uow.session, booking_id)
+            assert booking is not None
+            if booking["customer_id"] != customer_id or [_asked(i) for i in booking["items"]] != items:
+                raise KeyUsedByAnotherBooking()
+        uow.commit()
+    return booking
+
+
+def _asked(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name != "price"}
+
+
+def view(unit_of_work: UnitOfWorkFactory, viewer: Viewer, booking_id: uuid.UUID) -> RowMapping:
+    """The booking, if the viewer may see it."""
+    with unit_of_work() as uow:
+        return _visible(records.find(uow.session, booking_id), viewer)
+
+
+def wait_until_settled(
+    unit_of_work: UnitOfWorkFactory, viewer: Viewer, booking_id: uuid.UUID, seconds: float
+) -> RowMapping:
+    """The booking as soon as it is not transitional, or as it stands after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    pause = FIRST_LOOK_SECONDS
+    while True:
+        booking = view(unit_of_work, viewer, booking_id)
+        left = deadline - time.monotonic()
+        if not Status(booking["status"]).is_transitional or left <= 0:
+            return booking
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, SLOWEST_LOOK_SECONDS)
+
+
+def history(unit_of_work: UnitOfWorkFactory, viewer: Viewer, booking_id: uuid.UUID) -> list[RowMapping]:
+    """Every status change of the booking, oldest first."""
+    with unit_of_work() as uow:
+        _visible(records.find(uow.session, booking_id), viewer)
+        return records.transitions(uow.session, booking_id)
+
+
+def page(unit_of_work: UnitOfWorkFactory, filters: Filters, before: tuple[Any, uuid.UUID] | None, limit: int) -> Page:
+    """One page of bookings matching ``filters``."""
+    with unit_of_work() as uow:
+        rows = records.page(uow.session, filters, before, limit)
+    return Page(items=rows[:limit], has_more=len(rows) > limit)
+
+
+def pay(unit_of_work: UnitOfWorkFactory, rules: SagaRules, viewer: Viewer, booking_id: uuid.UUID) -> RowMapping:
+    """Pay a reserved booking from the wallet (``BookingExpired`` past ``expires_at``, ``InvalidTransition`` else)."""
+    return _act(
+        unit_of_work,
+        viewer,
+        booking_id,
+        lambda uow, booking, now: saga.start_payment(uow, booking, Cause("payment asked by the customer"), rules, now),
+    )
+
+
+def cancel(
+    unit_of_work: UnitOfWorkFactory, rules: SagaRules, viewer: Viewer, booking_id: uuid.UUID, reason: str
+) -> RowMapping:
+    """Cancel the booking: its items are released, and a confirmed one is refunded by policy."""
+    who = "an admin" if viewer.is_admin else "the customer"
+    cause = Cause(f"cancelled by {who}: {reason}")
+    return _act(
+        unit_of_work, viewer, booking_id, lambda uow, booking, now: saga.cancel(uow, booking, cause, rules, now)
+    )
+
+
+def delete(unit_of_work: UnitOfWorkFactory, rules: SagaRules, admin: Viewer, booking_id: uuid.UUID) -> None:
+    """Soft-delete a booking that is over (deleting it again changes nothing)."""
+
+    def soft_delete(uow: OutboxUnitOfWork, booking: RowMapping, now: Any) -> RowMapping:
+        if booking["deleted_at"] is not None:
+            return booking
+        return saga.move(uow, booking, Event.DELETE, Cause(f"deleted by admin {admin.sub}"), rules, now)
+
+    _act(unit_of_work, admin, booking_id, soft_delete)
+
+
+def retry(unit_of_work: UnitOfWorkFactory, rules: SagaRules, admin: Viewer, booking_id: uuid.UUID) -> RowMapping:
+    """Send again the step a waiting booking needs (``NotWaiting`` if it waits for nothing)."""
+    return _act(
+        unit_of_work, admin, booking_id, lambda uow, booking, now: saga.resend_awaited_step(uow, booking, rules, now)
+    )
+
+
+def _act(
+    unit_of_work: UnitOfWorkFactory,
+    viewer: Viewer,
+    booking_id: uuid.UUID,
+    action: Callable[[OutboxUnitOfWork, RowMapping, Any], RowMapping],
+) -> RowMapping:
+    with unit_of_work() as uow:
+        booking = _visible(records.lock(uow.session, booking_id), viewer)
+        changed = action(uow, booking, records.database_now(uow.session))
+        uow.commit()
+    return changed
+
+
+def _visible(booking: RowMapping | None, viewer: Viewer) -> RowMapping:
+    if booking is None:
+        raise BookingNotFound()
+    if not viewer.is_admin and (booking["customer_id"] != viewer.sub or booking["deleted_at"] is not None):
+        raise BookingNotFound()
+    return booking
