@@ -137,7 +137,9 @@ class SagaDesk:
         self.deliver(envelope)
         return envelope
 
-    def reserved(self, booking_id: uuid.UUID, expires_in: timedelta = timedelta(minutes=10), **when: datetime) -> Envelope:
+    def reserved(
+        self, booking_id: uuid.UUID, expires_in: timedelta = timedelta(minutes=10), **when: datetime
+    ) -> Envelope:
         """Inventory's ``hold.reserved`` for every item of the booking, at the test fares and rates."""
         return self.reply(self.hold_reserved(booking_id, expires_in, **when))
 
@@ -151,9 +153,7 @@ class SagaDesk:
         """The ``hold.reserved`` inventory would send; ``starts_at`` and ``ends_at`` apply to every item."""
         items = [_held(item, starts_at, ends_at) for item in self.booking(booking_id)["items"]]
         total = inr(sum(item.price.amount_minor for item in items))
-        return HoldReserved(
-            booking_id=booking_id, items=items, total=total, expires_at=datetime.now(UTC) + expires_in
-        )
+        return HoldReserved(booking_id=booking_id, items=items, total=total, expires_at=datetime.now(UTC) + expires_in)
 
     def rejected(self, booking_id: uuid.UUID, reason: str = "seats_unavailable") -> Envelope:
         return self.reply(HoldRejected(booking_id=booking_id, reason=reason, detail="Seat 1A is taken.", item_index=0))  # type: ignore[arg-type]
@@ -275,7 +275,7 @@ class SagaDesk:
     def set_times(self, booking_id: uuid.UUID, **columns: datetime) -> None:
         """Move a booking's deadlines (``expires_at``, ``ends_at``, ``deadline_at``...) to make a timer due."""
         assignments = ", ".join(f"{name} = %s" for name in columns)
-        sql(self.database_url, f"UPDATE bookings SET {assignments} WHERE id = %s", *columns.values(), booking_id)  # noqa: S608
+        sql(self.database_url, f"UPDATE bookings SET {assignments} WHERE id = %s", *columns.values(), booking_id)
 
 
 def _held(item: dict[str, Any], starts_at: datetime | None, ends_at: datetime | None) -> HeldBusSeats | HeldHotelRooms:
