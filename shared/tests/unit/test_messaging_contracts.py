@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import psycopg
 import pytest
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
+from tripline.contracts.bookings import BookingStatusChanged
+from tripline.contracts.values import Money
 from tripline.messaging.consumer import is_transient, retry_delay
 from tripline.messaging.contracts import Contract, ProbeAnswered, ProbeRequested, UnknownContract
 from tripline.messaging.envelope import Envelope
@@ -88,3 +93,20 @@ def test_streams_follow_the_naming_of_the_architecture() -> None:
     assert command_stream("inventory").subjects == ("inventory.cmd.>",)
     assert event_stream("payments").name == "PAYMENTS_EVT"
     assert event_stream("payments").subjects == ("payments.evt.>",)
+
+
+def test_a_schema_travels_on_its_subject_unless_it_names_one_per_message() -> None:
+    changed = BookingStatusChanged(
+        booking_id=uuid.uuid4(),
+        customer_id="cust-asha",
+        from_status="confirming",
+        status="confirmed",
+        reason="inventory sold every item",
+        at=datetime.now(UTC),
+        total=Money(amount_minor=125_000, currency="INR"),
+        refund=None,
+        failure_code=None,
+    )
+
+    assert ProbeRequested(probe_id="p-1").subject() == ProbeRequested.SUBJECT == "inventory.cmd.probe"
+    assert changed.subject() == "bookings.evt.booking.confirmed"

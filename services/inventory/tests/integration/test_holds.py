@@ -49,6 +49,21 @@ def test_reserved_stay_is_priced_night_by_night(desk: HoldDesk, room_type_id: uu
     assert [night["available"] for night in changed["nights"]] == [1, 1]
 
 
+@pytest.mark.parametrize(("count", "guests", "outcome"), [(1, 2, "reserved"), (2, 4, "reserved"), (1, 3, "rejected")])
+def test_a_stay_holds_only_as_many_guests_as_its_rooms_sleep(
+    desk: HoldDesk, room_type_id: uuid.UUID, database_url: str, count: int, guests: int, outcome: str
+) -> None:
+    stay = rooms(room_type_id, TOMORROW, TOMORROW + timedelta(days=1), count=count) | {"guests": guests}
+
+    kind, reply = desk.reserve(uuid.uuid4(), stay)
+
+    assert kind == outcome
+    if outcome == "rejected":  # the Deluxe room type sleeps two per room
+        assert (reply["reason"], reply["item_index"]) == ("rooms_unavailable", 0)
+        assert "at most 2 guests" in reply["detail"]
+        assert night_counts(database_url, room_type_id)[TOMORROW] == (3, 0, 0)
+
+
 def test_the_database_refuses_more_held_rooms_than_the_night_has(room_type_id: uuid.UUID, database_url: str) -> None:
     with pytest.raises(psycopg.errors.CheckViolation):
         sql(database_url, "UPDATE room_nights SET held = total + 1 WHERE room_type_id = %s", room_type_id)
