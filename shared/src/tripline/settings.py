@@ -85,8 +85,11 @@ def load_settings(settings_class: type[S]) -> S:
         return settings_class()
     except ValidationError as error:
         prefix = str(settings_class.model_config.get("env_prefix", ""))
+        # A rule across several variables has no location; its message names the variables itself.
         problems = [
-            f"{_variable_name(prefix, settings_class, str(item['loc'][0]) if item['loc'] else '?')}: {item['msg']}"
+            f"{_variable_name(prefix, settings_class, str(item['loc'][0]))}: {item['msg']}"
+            if item["loc"]
+            else item["msg"]
             for item in error.errors(include_url=False, include_input=False)
         ]
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

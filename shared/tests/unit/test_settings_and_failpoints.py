@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Self
 
 import pytest
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tripline.settings import ServiceSettings, SettingsError, load_settings
@@ -28,6 +30,29 @@ def test_a_bad_currency_names_the_shared_variable(monkeypatch: pytest.MonkeyPatc
 
     with pytest.raises(SettingsError, match="PLATFORM_CURRENCY"):
         load_settings(ExampleSettings)
+
+
+class WindowSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="EXAMPLE_", extra="ignore", frozen=True)
+
+    opens: int = 0
+    closes: int = 1
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        if self.opens > self.closes:
+            raise ValueError("EXAMPLE_OPENS must not exceed EXAMPLE_CLOSES")
+        return self
+
+
+def test_a_rule_across_variables_is_reported_in_its_own_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXAMPLE_DATABASE_URL", "postgresql://example")
+    monkeypatch.setenv("EXAMPLE_OPENS", "5")
+
+    with pytest.raises(SettingsError) as error:
+        load_settings(WindowSettings)
+
+    assert str(error.value) == "invalid configuration: Value error, EXAMPLE_OPENS must not exceed EXAMPLE_CLOSES"
 
 
 def test_the_database_url_is_pinned_to_psycopg_3_and_hidden_from_reprs(monkeypatch: pytest.MonkeyPatch) -> None:
