@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response
-from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationError, ValidationInfo, field_validator
 
 from bookings.adapters.booking_records import Filters
 from bookings.domain.lifecycle import InvalidTransition, Status
@@ -28,6 +28,7 @@ from tripline.http.problems import (
     forbidden,
     idempotency_key_reused,
     not_found,
+    validation_failed,
 )
 from tripline.http.responses import Timestamp, answer
 from tripline.http.validation import ApiModel, Money, PageQuery, decode_cursor, encode_cursor, parse_body, parse_query
@@ -61,13 +62,21 @@ class BusSeatsItem(ApiModel):
     ]
     passengers: Annotated[list[Passenger], Field(min_length=1, max_length=MAX_SEATS_PER_ITEM)]
 
-    @model_validator(mode="after")
-    def _one_passenger_per_seat(self) -> Self:
-        if len(set(self.seats)) != len(self.seats):
+    # Field validators, not one on the whole item, so an error names the field the client must change.
+    @field_validator("seats")
+    @classmethod
+    def _each_seat_once(cls, seats: list[str]) -> list[str]:
+        if len(set(seats)) != len(seats):
             raise ValueError("a seat is named twice")
-        if len(self.passengers) != len(self.seats):
+        return seats
+
+    @field_validator("passengers")
+    @classmethod
+    def _one_passenger_per_seat(cls, passengers: list[Passenger], info: ValidationInfo) -> list[Passenger]:
+        seats = info.data.get("seats")
+        if seats is not None and len(passengers) != len(seats):
             raise ValueError("give exactly one passenger per seat")
-        return self
+        return passengers
 
 
 class HotelRoomsItem(ApiModel):
@@ -80,13 +89,15 @@ class HotelRoomsItem(ApiModel):
     rooms: Annotated[StrictInt, Field(ge=1, le=MAX_ROOMS_PER_ITEM)]
     guests: Annotated[StrictInt, Field(ge=1, le=MAX_GUESTS_PER_ITEM)]
 
-    @model_validator(mode="after")
-    def _a_real_stay(self) -> Self:
-        if self.check_out <= self.check_in:
+    @field_validator("check_out")
+    @classmethod
+    def _a_real_stay(cls, check_out: date, info: ValidationInfo) -> date:
+        check_in = info.data.get("check_in")
+        if check_in is not None and check_out <= check_in:
             raise ValueError("check_out must be after check_in")
-        if self.check_out - self.check_in > timedelta(days=MAX_STAY_NIGHTS):
+        if check_in is not None and check_out - check_in > timedelta(days=MAX_STAY_NIGHTS):
             raise ValueError(f"a stay is at most {MAX_STAY_NIGHTS} nights")
-        return self
+        return check_out
 
 
 BookingItem = Annotated[BusSeatsItem | HotelRoomsItem, Field(discriminator="type")]
@@ -104,16 +115,16 @@ class NewBooking(ApiModel):
     items: Annotated[list[BookingItem], Field(min_length=1, max_length=MAX_ITEMS)]
     payment: PaymentChoice | None = None
 
-    @model_validator(mode="after")
-    def _no_seat_twice(self) -> Self:
+    def seat_asked_twice(self) -> FieldError | None:
+        """The first item naming a seat an earlier item of the same schedule already names, if any."""
         seen: set[tuple[uuid.UUID, str]] = set()
-        for item in self.items:
+        for n, item in enumerate(self.items):
             if isinstance(item, BusSeatsItem):
                 seats = {(item.schedule_id, seat) for seat in item.seats}
                 if seats & seen:
-                    raise ValueError("a seat of a schedule is asked for in two items")
+                    return FieldError(f"items[{n}].seats", "a seat of this schedule is asked for in an earlier item")
                 seen |= seats
-        return self
+        return None
 
 
 class CancelRequest(ApiModel):
@@ -238,6 +249,8 @@ def _add_customer_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory, 
     @idempotent
     def create() -> Response:
         request = parse_body(NewBooking)
+        if (twice := request.seat_asked_twice()) is not None:
+            raise validation_failed([twice])
         booking = desk.place(
             unit_of_work,
             rules,

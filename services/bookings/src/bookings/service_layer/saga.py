@@ -161,6 +161,8 @@ def _announce(uow: OutboxUnitOfWork, booking: RowMapping, previous: Status | Non
     status = Status(booking["status"])
     message_id = cause.message.id if cause.message else None
     records.add_transition(uow.session, booking["id"], previous, status, at, cause.reason, message_id)
+    if previous is status:
+        return  # soft delete keeps the status: history records it, subscribers have nothing new to hear
     uow.outbox.add(
         BookingStatusChanged(
             booking_id=booking["id"],
@@ -339,7 +341,9 @@ def on_hold_reserved(event: HoldReserved, envelope: Envelope, uow: OutboxUnitOfW
         return
     status = Status(booking["status"])
     if status is not Status.PENDING:
-        if status.is_terminal and booking["confirmed_at"] is None:
+        # A booking that was never reserved holds nothing by our account, so this hold is news and must go back;
+        # one that was reserved released its hold when it ended, and this is a copy of the reply that reserved it.
+        if status.is_terminal and booking["reserved_at"] is None:
             _compensate(envelope, booking, "release")
             send_release(uow, booking, LATE_RESERVE, envelope)
         else:
@@ -363,7 +367,9 @@ def on_hold_reserved(event: HoldReserved, envelope: Envelope, uow: OutboxUnitOfW
         starts_at=min(item.starts_at for item in event.items),
         ends_at=max(item.ends_at for item in event.items),
     )
-    if reserved["payment_method"] is not None:
+    # A reply held up past its own deadline (a consumer down longer than the hold) cannot be paid any more: the
+    # booking stays reserved and the expiry timer expires it and releases the items.
+    if reserved["payment_method"] is not None and event.expires_at > now:
         start_payment(uow, reserved, Cause("paid on reservation, as the customer asked", envelope), rules, now)
 
 
@@ -503,13 +509,16 @@ def on_refund_succeeded(event: RefundSucceeded, envelope: Envelope, uow: OutboxU
     booking, now = _locked(uow, event.booking_id, envelope)
     if booking is None:
         return
-    values: dict[str, Any] = {"updated_at": now}
+    values: dict[str, Any] = {}
     if event.refunded_total.amount_minor > (booking["refund_minor"] or 0):
         values["refund_minor"] = event.refunded_total.amount_minor
     settles = booking["status"] == Status.CANCELLING and booking["awaiting_refund"] and event.reason == CANCELLED
     if settles:
         values["awaiting_refund"] = False
-    refunded = records.change(uow.session, booking["id"], values)
+    if not values:
+        _ignore(envelope, booking)
+        return
+    refunded = records.change(uow.session, booking["id"], values | {"updated_at": now})
     if settles:
         _settle_cancellation(uow, refunded, envelope, rules, now)
 
