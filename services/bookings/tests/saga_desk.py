@@ -7,10 +7,11 @@ with the replies those services would send, in any order, as often as they like.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, RowMapping
 
@@ -44,6 +45,7 @@ from tripline.testing import sql
 CURRENCY = "INR"
 FARE = 125_000
 RATE = 450_000
+Snapshot = tuple[dict[str, Any], list[tuple[str | None, str]], list[tuple[str, dict[str, Any]]], list[str]]
 RULES = SagaRules(hold_ttl=timedelta(minutes=10), step_timeout=timedelta(minutes=1), refund_policy=RefundPolicy())
 
 
@@ -122,6 +124,77 @@ class SagaDesk:
     def delete(self, booking_id: uuid.UUID) -> None:
         booking_requests.delete(self.unit_of_work, self.rules, Viewer("ops", True), booking_id)
 
+    # Bookings in a given status ----------------------------------------------------------------------------------
+
+    def booking_in(
+        self,
+        status: str,
+        *,
+        customer: str = "cust-asha",
+        items: list[dict[str, Any]] | None = None,
+        starts_at: datetime | None = None,
+        expired_by: Literal["timer", "hold.expired"] = "timer",
+        place: Callable[[bool], uuid.UUID] | None = None,
+    ) -> uuid.UUID:
+        """A booking brought to ``status`` along the saga's plainest path to it; returns its id.
+
+        It pays on reservation unless it is to wait in ``reserved`` (or expire from there). Its trip starts at
+        ``starts_at``, three days ahead unless told, so a cancellation of it is refunded in full. A cancelled or
+        failed booking never got past pending: the customer cancelled it, or inventory sent ``hold.rejected``. An
+        expired one was reserved and then expired by bookings' timer, which released its hold, or by inventory's
+        ``hold.expired``, which leaves nothing to release. ``place`` places the pending booking some other way
+        (through the API, say), told whether it pays on reservation.
+        """
+
+        def placed(pay: bool) -> uuid.UUID:
+            return place(pay) if place else self.place(customer, items, pay=pay)
+
+        def held(booking_id: uuid.UUID) -> uuid.UUID:
+            self.reply(self.hold_reserved(booking_id, starts_at=starts_at))
+            return booking_id
+
+        def reach(status: str) -> uuid.UUID:
+            match status:
+                case "pending":
+                    return placed(pay=True)
+                case "reserved":
+                    return held(placed(pay=False))
+                case "payment_pending":
+                    return held(placed(pay=True))
+                case "confirming":
+                    booking_id = reach("payment_pending")
+                    self.debited(booking_id)
+                case "confirmed":
+                    booking_id = reach("confirming")
+                    self.confirmed(booking_id)
+                case "cancelling":
+                    booking_id = reach("confirmed")
+                    self.cancel(booking_id, customer)
+                case "cancelled":
+                    booking_id = reach("pending")
+                    self.cancel(booking_id, customer)
+                case "failed":
+                    booking_id = reach("pending")
+                    self.rejected(booking_id)
+                case "expired" if expired_by == "timer":
+                    booking_id = reach("reserved")
+                    self.set_times(booking_id, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+                    self.expire_due()  # expires any other reservation already past its expires_at too
+                case "expired":
+                    booking_id = reach("reserved")
+                    self.hold_expired(booking_id)
+                case "completed":
+                    booking_id = reach("confirmed")
+                    self.set_times(booking_id, ends_at=datetime.now(UTC) - timedelta(seconds=1))
+                    self.complete_due()
+                case _:
+                    raise ValueError(f"no booking is ever {status!r}")
+            return booking_id
+
+        booking_id = reach(status)
+        assert self.status(booking_id) == status, f"meant to be {status}, is {self.status(booking_id)}"
+        return booking_id
+
     # Replies -----------------------------------------------------------------------------------------------------
 
     def deliver(self, envelope: Envelope) -> Outcome:
@@ -156,7 +229,7 @@ class SagaDesk:
         return HoldReserved(booking_id=booking_id, items=items, total=total, expires_at=datetime.now(UTC) + expires_in)
 
     def rejected(self, booking_id: uuid.UUID, reason: str = "seats_unavailable") -> Envelope:
-        return self.reply(HoldRejected(booking_id=booking_id, reason=reason, detail="Seat 1A is taken.", item_index=0))  # type: ignore[arg-type]
+        return self.reply(HoldRejected(booking_id=booking_id, reason=reason, detail="Seat 1A is taken.", item_index=0))
 
     def debited(self, booking_id: uuid.UUID, transaction_id: uuid.UUID | None = None) -> Envelope:
         """``debit.succeeded`` for the booking's current attempt and total."""
@@ -266,6 +339,11 @@ class SagaDesk:
             str(booking_id),
         )
         return [row[0] for row in rows]
+
+    def snapshot(self, booking_id: uuid.UUID, leave_out: tuple[str, ...] = ()) -> Snapshot:
+        """All the saga keeps of a booking: its row (less the columns in ``leave_out``), history, commands, events."""
+        row = {name: value for name, value in self.booking(booking_id).items() if name not in leave_out}
+        return row, self.history(booking_id), self.commands(booking_id), self.events(booking_id)
 
     def last_debit_key(self, booking_id: uuid.UUID) -> str:
         attempts = self.booking(booking_id)["payment_attempts"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,90 +117,18 @@ def booking_count(database_url: str) -> int:
     return int(sql(database_url, "SELECT count(*) FROM bookings")[0][0])
 
 
-# Bookings in every status, reached through the API and the replies of inventory and payments --------------------
+# Bookings in every status: placed through the API, then moved on by the replies of inventory and payments -------
 
 
-def placed(client: FlaskClient, desk: SagaDesk, pay: bool = True) -> uuid.UUID:
+def placed(client: FlaskClient, pay: bool = True) -> uuid.UUID:
     response = book(client, trip(pay))
     assert response.status_code == 202, response.json
     return uuid.UUID(response.json["id"])
 
 
-def reserved(client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = placed(client, desk, pay=False)
-    desk.reserved(booking_id)
-    return booking_id
-
-
-def paying(client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = placed(client, desk)
-    desk.reserved(booking_id)  # the customer asked to pay on reservation
-    return booking_id
-
-
-def confirming(client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = paying(client, desk)
-    desk.debited(booking_id)
-    return booking_id
-
-
-def confirmed(client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = confirming(client, desk)
-    desk.confirmed(booking_id)
-    return booking_id
-
-
-def completed(client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = confirmed(client, desk)
-    desk.set_times(booking_id, ends_at=datetime.now(UTC) - timedelta(minutes=1))
-    desk.complete_due()
-    return booking_id
-
-
-def cancelled(client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = placed(client, desk)
-    desk.cancel(booking_id)
-    return booking_id
-
-
-def cancelling(client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = confirmed(client, desk)
-    desk.cancel(booking_id)
-    return booking_id
-
-
-def expired(client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = reserved(client, desk)
-    desk.set_times(booking_id, expires_at=datetime.now(UTC) - timedelta(minutes=1))
-    desk.expire_due()
-    return booking_id
-
-
-def failed(client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = placed(client, desk)
-    desk.rejected(booking_id)
-    return booking_id
-
-
-Builder = Callable[[FlaskClient, SagaDesk], uuid.UUID]
-IN_STATUS: dict[str, Builder] = {
-    "pending": placed,
-    "reserved": reserved,
-    "payment_pending": paying,
-    "confirming": confirming,
-    "confirmed": confirmed,
-    "completed": completed,
-    "cancelling": cancelling,
-    "cancelled": cancelled,
-    "expired": expired,
-    "failed": failed,
-}
-
-
 def booking_in(status: str, client: FlaskClient, desk: SagaDesk) -> uuid.UUID:
-    booking_id = IN_STATUS[status](client, desk)
-    assert desk.status(booking_id) == status
-    return booking_id
+    """A trip (a bus and a hotel stay) booked through the API and brought to ``status`` as the desk brings one."""
+    return desk.booking_in(status, place=lambda pay: placed(client, pay))
 
 
 # Booking -----------------------------------------------------------------------------------------------------
@@ -257,7 +184,7 @@ def test_a_booking_asks_inventory_to_hold_every_item(client: FlaskClient, databa
 
 
 def test_once_held_each_item_has_its_price_and_the_booking_its_total(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = reserved(client, desk)
+    booking_id = booking_in("reserved", client, desk)
 
     booking = show(client, booking_id).json
 
@@ -312,7 +239,7 @@ def test_only_customers_book(client: FlaskClient, database_url: str, role: dict[
 
 @pytest.mark.parametrize("role", [OPERATOR, OWNER, ADMIN], ids=["operator", "owner", "admin"])
 def test_only_customers_pay(client: FlaskClient, desk: SagaDesk, role: dict[str, str]) -> None:
-    booking_id = reserved(client, desk)
+    booking_id = booking_in("reserved", client, desk)
 
     response = pay(client, booking_id, headers=role)
 
@@ -322,7 +249,7 @@ def test_only_customers_pay(client: FlaskClient, desk: SagaDesk, role: dict[str,
 
 @pytest.mark.parametrize("role", [OPERATOR, OWNER], ids=["operator", "owner"])
 def test_suppliers_neither_see_nor_cancel_bookings(client: FlaskClient, desk: SagaDesk, role: dict[str, str]) -> None:
-    booking_id = reserved(client, desk)
+    booking_id = booking_in("reserved", client, desk)
 
     answers = [
         show(client, booking_id, headers=role),
@@ -348,7 +275,7 @@ def test_a_customer_reads_their_own_booking(client: FlaskClient) -> None:
 
 
 def test_another_customers_booking_is_not_found_just_like_an_unknown_one(client: FlaskClient, desk: SagaDesk) -> None:
-    ashas = reserved(client, desk)
+    ashas = booking_in("reserved", client, desk)
     unknown = uuid.uuid4()
 
     for ask in (
@@ -365,7 +292,7 @@ def test_another_customers_booking_is_not_found_just_like_an_unknown_one(client:
 
 
 def test_an_admin_reads_any_booking(client: FlaskClient, desk: SagaDesk) -> None:
-    ashas = reserved(client, desk)
+    ashas = booking_in("reserved", client, desk)
     ravis = uuid.UUID(book(client, headers=RAVI).json["id"])
 
     assert show(client, ashas, headers=ADMIN).json == show(client, ashas).json
@@ -385,7 +312,7 @@ def test_waiting_on_a_booking_that_waits_for_nothing_answers_at_once(
 
 
 def test_waiting_answers_with_the_status_a_reply_brings_meanwhile(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = placed(client, desk, pay=False)
+    booking_id = placed(client, pay=False)
     polling = threading.Event()
 
     def inventory_holds_the_items() -> None:
@@ -406,7 +333,7 @@ def test_waiting_answers_with_the_status_a_reply_brings_meanwhile(client: FlaskC
 def test_waiting_on_a_booking_nothing_happens_to_answers_with_it_as_it_stands(
     client: FlaskClient, desk: SagaDesk
 ) -> None:
-    booking_id = placed(client, desk)
+    booking_id = placed(client)
 
     response = show(client, booking_id, wait="0.1")
 
@@ -414,7 +341,7 @@ def test_waiting_on_a_booking_nothing_happens_to_answers_with_it_as_it_stands(
 
 
 def test_the_history_lists_every_status_change_in_order(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = reserved(client, desk)
+    booking_id = booking_in("reserved", client, desk)
     pay(client, booking_id)
     desk.declined(booking_id)
     cancel(client, booking_id, reason="found a cheaper bus")
@@ -443,7 +370,7 @@ def test_the_history_lists_every_status_change_in_order(client: FlaskClient, des
 def test_paying_a_reserved_booking_asks_payments_for_its_total(
     client: FlaskClient, desk: SagaDesk, database_url: str
 ) -> None:
-    booking_id = reserved(client, desk)
+    booking_id = booking_in("reserved", client, desk)
 
     response = pay(client, booking_id)
 
@@ -470,7 +397,7 @@ def test_paying_a_booking_that_is_not_reserved_is_a_conflict(client: FlaskClient
 
 
 def test_paying_past_expires_at_is_refused_as_expired(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = reserved(client, desk)
+    booking_id = booking_in("reserved", client, desk)
     desk.set_times(booking_id, expires_at=datetime.now(UTC) - timedelta(seconds=1))
 
     response = pay(client, booking_id)
@@ -481,7 +408,7 @@ def test_paying_past_expires_at_is_refused_as_expired(client: FlaskClient, desk:
 
 
 def test_simultaneous_payments_under_different_keys_ask_for_the_money_once(app: Flask, desk: SagaDesk) -> None:
-    booking_id = reserved(app.test_client(), desk)
+    booking_id = booking_in("reserved", app.test_client(), desk)
     start = threading.Barrier(PAYERS)
 
     def pay_now(_: int) -> Response:
@@ -499,7 +426,7 @@ def test_simultaneous_payments_under_different_keys_ask_for_the_money_once(app: 
 
 
 def test_a_declined_payment_may_be_tried_again_before_expiry(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = paying(client, desk)
+    booking_id = booking_in("payment_pending", client, desk)
     desk.declined(booking_id)
     declined = show(client, booking_id).json
 
@@ -529,7 +456,7 @@ def test_a_customer_cancels_a_booking_not_yet_paid(
 
 
 def test_an_admin_cancels_a_customers_booking(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = reserved(client, desk)
+    booking_id = booking_in("reserved", client, desk)
 
     response = cancel(client, booking_id, headers=ADMIN)
 
@@ -541,7 +468,7 @@ def test_an_admin_cancels_a_customers_booking(client: FlaskClient, desk: SagaDes
 def test_cancelling_a_confirmed_booking_refunds_it_once_released(
     client: FlaskClient, desk: SagaDesk, who: dict[str, str]
 ) -> None:
-    booking_id = confirmed(client, desk)  # departing in three days: everything comes back
+    booking_id = booking_in("confirmed", client, desk)  # departing in three days: everything comes back
     total = show(client, booking_id).json["total"]
 
     response = cancel(client, booking_id, headers=who)
@@ -587,7 +514,7 @@ def test_an_admin_deletes_a_booking_that_is_over(client: FlaskClient, desk: Saga
 
 
 def test_a_deleted_booking_is_gone_for_its_customer(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = cancelled(client, desk)
+    booking_id = booking_in("cancelled", client, desk)
     delete(client, booking_id)
     unknown = uuid.uuid4()
 
@@ -602,7 +529,7 @@ def test_a_deleted_booking_is_gone_for_its_customer(client: FlaskClient, desk: S
 
 
 def test_deleting_a_deleted_booking_changes_nothing(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = failed(client, desk)
+    booking_id = booking_in("failed", client, desk)
     delete(client, booking_id)
     first = show(client, booking_id, headers=ADMIN).json
 
@@ -627,7 +554,7 @@ def test_deleting_an_unknown_booking_is_not_found(client: FlaskClient) -> None:
 
 
 def test_a_customer_cannot_delete_even_their_own_booking(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = cancelled(client, desk)
+    booking_id = booking_in("cancelled", client, desk)
 
     response = delete(client, booking_id, headers=ASHA)
 
@@ -674,7 +601,7 @@ def test_retrying_a_booking_that_waits_for_nothing_is_a_conflict(
 
 
 def test_a_customer_cannot_retry(client: FlaskClient, desk: SagaDesk) -> None:
-    booking_id = placed(client, desk)
+    booking_id = placed(client)
 
     response = retry(client, booking_id, headers=ASHA)
 

@@ -15,21 +15,16 @@ from typing import Any
 
 import pytest
 
-from tripline.contracts.inventory import HoldReleased
 from tripline.contracts.payments import DebitDeclined, DebitSucceeded, debit_key, refund_key
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.inbox import Outcome
 
-from ..saga_desk import FARE, SagaDesk, inr
-
-Snapshot = tuple[dict[str, Any], list[tuple[str | None, str]], list[tuple[str, dict[str, Any]]], list[str]]
+from ..saga_desk import FARE, SagaDesk, Snapshot, inr
 
 
 def snapshot(desk: SagaDesk, booking_id: uuid.UUID) -> Snapshot:
     """Everything a reply could change: the row (all but updated_at), its history, commands and events."""
-    booking = dict(desk.booking(booking_id))
-    del booking["updated_at"]
-    return booking, desk.history(booking_id), desk.commands(booking_id), desk.events(booking_id)
+    return desk.snapshot(booking_id, leave_out=("updated_at",))
 
 
 def resend(desk: SagaDesk, envelope: Envelope) -> Outcome:
@@ -47,87 +42,30 @@ def release_reasons(desk: SagaDesk, booking_id: uuid.UUID) -> list[str]:
 
 
 def expired_booking(desk: SagaDesk) -> uuid.UUID:
-    """A booking reserved, never paid, and expired by the timer."""
-    booking_id = desk.place(pay=False)
-    desk.reserved(booking_id)
-    desk.set_times(booking_id, expires_at=datetime.now(UTC) - timedelta(seconds=1))
-    assert desk.expire_due() == 1
-    return booking_id
+    """A booking reserved, never paid, and expired by the timer, which released its hold."""
+    return desk.booking_in("expired", expired_by="timer")
 
 
-# Each scenario brings a booking to where one reply applies, delivers it, and returns the booking and the envelope.
-Scenario = Callable[[SagaDesk], tuple[uuid.UUID, Envelope]]
-
-
-def _hold_reserved(desk: SagaDesk) -> tuple[uuid.UUID, Envelope]:
-    booking_id = desk.place()
-    return booking_id, desk.reserved(booking_id)
-
-
-def _hold_rejected(desk: SagaDesk) -> tuple[uuid.UUID, Envelope]:
-    booking_id = desk.place()
-    return booking_id, desk.rejected(booking_id)
-
-
-def _debit_succeeded(desk: SagaDesk) -> tuple[uuid.UUID, Envelope]:
-    booking_id = desk.place()
-    desk.reserved(booking_id)
-    return booking_id, desk.debited(booking_id)
-
-
-def _debit_declined(desk: SagaDesk) -> tuple[uuid.UUID, Envelope]:
-    booking_id = desk.place()
-    desk.reserved(booking_id)
-    return booking_id, desk.declined(booking_id)
-
-
-def _hold_confirmed(desk: SagaDesk) -> tuple[uuid.UUID, Envelope]:
-    booking_id, _ = _debit_succeeded(desk)
-    return booking_id, desk.confirmed(booking_id)
-
-
-def _hold_confirm_rejected(desk: SagaDesk) -> tuple[uuid.UUID, Envelope]:
-    booking_id, _ = _debit_succeeded(desk)
-    return booking_id, desk.confirm_rejected(booking_id)
-
-
-def _cancelling(desk: SagaDesk) -> uuid.UUID:
-    """A confirmed booking, cancelled days before it starts: waiting for its release and its full refund."""
-    booking_id = desk.place()
-    desk.reserved(booking_id, starts_at=datetime.now(UTC) + timedelta(days=5))
-    desk.debited(booking_id)
-    desk.confirmed(booking_id)
-    assert desk.cancel(booking_id)["status"] == "cancelling"
-    return booking_id
-
-
-def _hold_released(desk: SagaDesk) -> tuple[uuid.UUID, Envelope]:
-    booking_id = _cancelling(desk)
-    return booking_id, desk.released(booking_id)
-
-
-def _refund_succeeded(desk: SagaDesk) -> tuple[uuid.UUID, Envelope]:
-    booking_id = _cancelling(desk)
-    return booking_id, desk.refunded(booking_id, FARE)
-
-
-def _hold_expired(desk: SagaDesk) -> tuple[uuid.UUID, Envelope]:
-    booking_id = desk.place(pay=False)
-    desk.reserved(booking_id)
-    return booking_id, desk.hold_expired(booking_id)
-
-
-SCENARIOS: dict[str, tuple[Scenario, str]] = {
-    "hold.reserved": (_hold_reserved, "payment_pending"),
-    "hold.rejected": (_hold_rejected, "failed"),
-    "debit.succeeded": (_debit_succeeded, "confirming"),
-    "debit.declined": (_debit_declined, "reserved"),
-    "hold.confirmed": (_hold_confirmed, "confirmed"),
-    "hold.confirm_rejected": (_hold_confirm_rejected, "failed"),
-    "hold.released": (_hold_released, "cancelling"),
-    "refund.succeeded": (_refund_succeeded, "cancelling"),
-    "hold.expired": (_hold_expired, "expired"),
+# Each reply: the status of a booking that awaits it, how to deliver it, and the status it moves the booking to.
+Reply = Callable[[SagaDesk, uuid.UUID], Envelope]
+SCENARIOS: dict[str, tuple[str, Reply, str]] = {
+    "hold.reserved": ("pending", SagaDesk.reserved, "payment_pending"),
+    "hold.rejected": ("pending", SagaDesk.rejected, "failed"),
+    "debit.succeeded": ("payment_pending", SagaDesk.debited, "confirming"),
+    "debit.declined": ("payment_pending", SagaDesk.declined, "reserved"),
+    "hold.confirmed": ("confirming", SagaDesk.confirmed, "confirmed"),
+    "hold.confirm_rejected": ("confirming", SagaDesk.confirm_rejected, "failed"),
+    "hold.released": ("cancelling", SagaDesk.released, "cancelling"),
+    "refund.succeeded": ("cancelling", lambda desk, booking_id: desk.refunded(booking_id, FARE), "cancelling"),
+    "hold.expired": ("reserved", SagaDesk.hold_expired, "expired"),
 }
+
+
+def replied(desk: SagaDesk, reply: str) -> tuple[uuid.UUID, Envelope]:
+    """A booking that awaited ``reply``, once the reply was delivered, and the envelope that delivered it."""
+    awaiting, deliver, _ = SCENARIOS[reply]
+    booking_id = desk.booking_in(awaiting)
+    return booking_id, deliver(desk, booking_id)
 
 
 # Twice -------------------------------------------------------------------------------------------------------
@@ -135,9 +73,8 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
 
 @pytest.mark.parametrize("reply", SCENARIOS)
 def test_the_same_envelope_delivered_again_is_a_duplicate_and_changes_nothing(desk: SagaDesk, reply: str) -> None:
-    scenario, status_after = SCENARIOS[reply]
-    booking_id, envelope = scenario(desk)
-    assert desk.status(booking_id) == status_after
+    booking_id, envelope = replied(desk, reply)
+    assert desk.status(booking_id) == SCENARIOS[reply][2]
     row_before = desk.booking(booking_id)
     before = snapshot(desk, booking_id)
 
@@ -149,19 +86,17 @@ def test_the_same_envelope_delivered_again_is_a_duplicate_and_changes_nothing(de
 
 @pytest.mark.parametrize("reply", SCENARIOS)
 def test_the_same_answer_in_a_new_envelope_moves_nothing_and_sends_nothing_twice(desk: SagaDesk, reply: str) -> None:
-    scenario, status_after = SCENARIOS[reply]
-    booking_id, envelope = scenario(desk)
+    booking_id, envelope = replied(desk, reply)
     before = snapshot(desk, booking_id)
 
     assert resend(desk, envelope) is Outcome.APPLIED
 
-    assert desk.status(booking_id) == status_after
+    assert desk.status(booking_id) == SCENARIOS[reply][2]
     assert snapshot(desk, booking_id) == before
 
 
 def test_a_second_debit_with_the_same_transaction_confirms_once(desk: SagaDesk) -> None:
-    booking_id = desk.place()
-    desk.reserved(booking_id)
+    booking_id = desk.booking_in("payment_pending")
     transaction_id = uuid.uuid4()
     desk.debited(booking_id, transaction_id)
     desk.confirmed(booking_id)
@@ -188,8 +123,7 @@ def test_a_second_hold_reserved_neither_reprices_nor_pays_again(desk: SagaDesk) 
 
 
 def test_a_resent_decline_of_the_first_try_leaves_the_second_try_waiting(desk: SagaDesk) -> None:
-    booking_id = desk.place()
-    desk.reserved(booking_id)
+    booking_id = desk.booking_in("payment_pending")
     first_decline = desk.declined(booking_id)
     desk.pay(booking_id)
     before = snapshot(desk, booking_id)
@@ -203,32 +137,21 @@ def test_a_resent_decline_of_the_first_try_leaves_the_second_try_waiting(desk: S
 # Late replies compensate -------------------------------------------------------------------------------------
 
 
-def _cancelled_while_pending(desk: SagaDesk) -> uuid.UUID:
-    booking_id = desk.place()
-    desk.cancel(booking_id)
-    return booking_id
-
-
-def _failed_while_pending(desk: SagaDesk) -> uuid.UUID:
-    booking_id = desk.place()
-    desk.rejected(booking_id)
-    return booking_id
-
-
 @pytest.mark.parametrize(
-    ("over", "status", "releases"),
+    ("status", "releases"),
     [
-        (_cancelled_while_pending, "cancelled", 1),
-        (_failed_while_pending, "failed", 1),
+        # Cancelled or failed while pending: the late hold is the only one, and nothing released it yet.
+        ("cancelled", 1),
+        ("failed", 1),
         # Reserved before it expired: its expiry released the hold, so the reply is a copy and needs nothing.
-        (expired_booking, "expired", 0),
+        ("expired", 0),
     ],
     ids=["cancelled", "failed", "expired"],
 )
 def test_a_hold_reserved_for_a_booking_that_is_over_is_released_and_the_booking_stays_over(
-    desk: SagaDesk, over: Callable[[SagaDesk], uuid.UUID], status: str, releases: int
+    desk: SagaDesk, status: str, releases: int
 ) -> None:
-    booking_id = over(desk)
+    booking_id = desk.booking_in(status, expired_by="timer")
     before = snapshot(desk, booking_id)
 
     late = desk.reserved(booking_id)
@@ -318,10 +241,13 @@ def test_the_refund_of_a_late_debit_is_recorded_and_the_booking_stays_expired(de
     assert desk.events(booking_id) == before[3]
 
 
+def _cancelled_while_pending(desk: SagaDesk) -> uuid.UUID:
+    return desk.booking_in("cancelled")
+
+
 def _failed_after_payment(desk: SagaDesk) -> uuid.UUID:
-    booking_id = desk.place()
-    desk.reserved(booking_id)
-    desk.debited(booking_id)
+    """Paid for, but inventory refused to sell the hold."""
+    booking_id = desk.booking_in("confirming")
     desk.confirm_rejected(booking_id)
     return booking_id
 
@@ -348,7 +274,7 @@ def test_items_sold_to_a_booking_that_is_over_and_never_confirmed_are_released(
 
 
 def test_a_hold_reserved_for_a_cancelled_confirmed_booking_releases_nothing(desk: SagaDesk) -> None:
-    booking_id = _cancelling(desk)
+    booking_id = desk.booking_in("cancelling")
     desk.released(booking_id)
     desk.refunded(booking_id, FARE)
     assert desk.status(booking_id) == "cancelled"
@@ -361,22 +287,6 @@ def test_a_hold_reserved_for_a_cancelled_confirmed_booking_releases_nothing(desk
 
 
 # Replies out of turn -----------------------------------------------------------------------------------------
-
-
-def _reserved(desk: SagaDesk) -> uuid.UUID:
-    booking_id = desk.place(pay=False)
-    desk.reserved(booking_id)
-    return booking_id
-
-
-def _confirming(desk: SagaDesk) -> uuid.UUID:
-    booking_id, _ = _debit_succeeded(desk)
-    return booking_id
-
-
-def _confirmed(desk: SagaDesk) -> uuid.UUID:
-    booking_id, _ = _hold_confirmed(desk)
-    return booking_id
 
 
 def _decline_first_try(desk: SagaDesk, booking_id: uuid.UUID) -> None:
@@ -392,47 +302,29 @@ def _decline_first_try(desk: SagaDesk, booking_id: uuid.UUID) -> None:
     )
 
 
-def _release(reason: str) -> Callable[[SagaDesk, uuid.UUID], None]:
-    def deliver(desk: SagaDesk, booking_id: uuid.UUID) -> None:
-        desk.reply(HoldReleased(booking_id=booking_id, reason=reason, was_held=True))
-
-    return deliver
+def _release(reason: str) -> Callable[[SagaDesk, uuid.UUID], object]:
+    return lambda desk, booking_id: desk.released(booking_id, reason)
 
 
-def _reject(desk: SagaDesk, booking_id: uuid.UUID) -> None:
-    desk.rejected(booking_id)
-
-
-def _confirm(desk: SagaDesk, booking_id: uuid.UUID) -> None:
-    desk.confirmed(booking_id)
-
-
-def _refuse_to_confirm(desk: SagaDesk, booking_id: uuid.UUID) -> None:
-    desk.confirm_rejected(booking_id)
-
-
-def _let_hold_expire(desk: SagaDesk, booking_id: uuid.UUID) -> None:
-    desk.hold_expired(booking_id)
-
-
-OUT_OF_TURN: dict[str, tuple[Callable[[SagaDesk], uuid.UUID], Callable[[SagaDesk, uuid.UUID], None]]] = {
-    "debit.declined to a reserved booking": (_reserved, _decline_first_try),
-    "debit.declined to a confirming booking": (_confirming, _decline_first_try),
-    "debit.declined to a confirmed booking": (_confirmed, _decline_first_try),
-    "hold.released after expiry": (expired_booking, _release("expired")),
-    "hold.released of a confirmed booking": (_confirmed, _release("cancelled")),
-    "hold.released of a booking cancelled before payment": (_cancelled_while_pending, _release("cancelled")),
-    "hold.rejected to a reserved booking": (_reserved, _reject),
-    "hold.confirmed to a reserved booking": (_reserved, _confirm),
-    "hold.confirm_rejected to a confirmed booking": (_confirmed, _refuse_to_confirm),
-    "hold.expired to a confirmed booking": (_confirmed, _let_hold_expire),
+# Each case: the booking (in a status, an expired one expired by the timer) and the reply it does not expect.
+OUT_OF_TURN: dict[str, tuple[str, Callable[[SagaDesk, uuid.UUID], object]]] = {
+    "debit.declined to a reserved booking": ("reserved", _decline_first_try),
+    "debit.declined to a confirming booking": ("confirming", _decline_first_try),
+    "debit.declined to a confirmed booking": ("confirmed", _decline_first_try),
+    "hold.released after expiry": ("expired", _release("expired")),
+    "hold.released of a confirmed booking": ("confirmed", _release("cancelled")),
+    "hold.released of a booking cancelled before payment": ("cancelled", _release("cancelled")),
+    "hold.rejected to a reserved booking": ("reserved", SagaDesk.rejected),
+    "hold.confirmed to a reserved booking": ("reserved", SagaDesk.confirmed),
+    "hold.confirm_rejected to a confirmed booking": ("confirmed", SagaDesk.confirm_rejected),
+    "hold.expired to a confirmed booking": ("confirmed", SagaDesk.hold_expired),
 }
 
 
 @pytest.mark.parametrize("case", OUT_OF_TURN)
 def test_a_reply_the_booking_does_not_expect_changes_nothing(desk: SagaDesk, case: str) -> None:
-    arrange, deliver = OUT_OF_TURN[case]
-    booking_id = arrange(desk)
+    status, deliver = OUT_OF_TURN[case]
+    booking_id = desk.booking_in(status, expired_by="timer")
     before = snapshot(desk, booking_id)
 
     deliver(desk, booking_id)
@@ -441,7 +333,7 @@ def test_a_reply_the_booking_does_not_expect_changes_nothing(desk: SagaDesk, cas
 
 
 def test_a_release_for_another_reason_does_not_settle_a_cancellation(desk: SagaDesk) -> None:
-    booking_id = _cancelling(desk)
+    booking_id = desk.booking_in("cancelling")
     desk.refunded(booking_id, FARE)
     before = snapshot(desk, booking_id)
 
@@ -452,11 +344,7 @@ def test_a_release_for_another_reason_does_not_settle_a_cancellation(desk: SagaD
 
 
 def test_a_refund_for_another_reason_records_the_refunded_total_but_settles_nothing(desk: SagaDesk) -> None:
-    booking_id = desk.place()
-    desk.reserved(booking_id, starts_at=datetime.now(UTC) + timedelta(hours=5))  # half back by policy
-    desk.debited(booking_id)
-    desk.confirmed(booking_id)
-    desk.cancel(booking_id)
+    booking_id = desk.booking_in("cancelling", starts_at=datetime.now(UTC) + timedelta(hours=5))  # half back
     assert desk.booking(booking_id)["refund_minor"] == FARE // 2
     before = snapshot(desk, booking_id)
 

@@ -51,14 +51,6 @@ def history_causes(desk: SagaDesk, booking_id: uuid.UUID) -> list[tuple[str, uui
     return [(row[0], row[1]) for row in rows]
 
 
-def pay_later(desk: SagaDesk, items: list[dict[str, Any]] | None = None) -> uuid.UUID:
-    """A booking reserved without payment."""
-    booking_id = desk.place(items=items, pay=False)
-    desk.reserved(booking_id)
-    assert desk.status(booking_id) == "reserved"
-    return booking_id
-
-
 # Paid and confirmed ------------------------------------------------------------------------------------------
 
 
@@ -110,10 +102,7 @@ def test_a_booking_paid_on_reservation_is_reserved_debited_and_confirmed(desk: S
 def test_each_status_event_says_where_the_booking_came_from_and_what_it_costs(
     desk: SagaDesk, database_url: str
 ) -> None:
-    booking_id = desk.place()
-    desk.reserved(booking_id)
-    desk.debited(booking_id)
-    desk.confirmed(booking_id)
+    booking_id = desk.booking_in("confirmed")
 
     announced = [
         (event["booking_id"], event["from_status"], event["status"], event["total"])
@@ -145,7 +134,7 @@ def test_history_names_the_reply_behind_each_change(desk: SagaDesk) -> None:
 
 
 def test_a_booking_paid_later_waits_reserved_then_pays_and_confirms(desk: SagaDesk) -> None:
-    booking_id = pay_later(desk)
+    booking_id = desk.booking_in("reserved")
     reserved = desk.booking(booking_id)
     assert reserved["deadline_at"] is None  # waiting for the customer is not waiting for a service
     assert reserved["expires_at"] is not None
@@ -201,7 +190,7 @@ def test_a_declined_payment_returns_to_reserved_and_the_next_try_pays_under_a_ne
 
 
 def test_an_unpaid_booking_expires_once_its_hold_runs_out_and_its_items_are_released(desk: SagaDesk) -> None:
-    booking_id = pay_later(desk)
+    booking_id = desk.booking_in("reserved")
     desk.set_times(booking_id, expires_at=datetime.now(UTC) - timedelta(seconds=1))
 
     assert desk.expire_due() == 1
@@ -218,7 +207,7 @@ def test_an_unpaid_booking_expires_once_its_hold_runs_out_and_its_items_are_rele
 
 @pytest.mark.parametrize("reserved_first", [False, True], ids=["pending", "reserved"])
 def test_cancelling_before_payment_cancels_at_once_and_releases_the_items(desk: SagaDesk, reserved_first: bool) -> None:
-    booking_id = pay_later(desk) if reserved_first else desk.place()
+    booking_id = desk.booking_in("reserved") if reserved_first else desk.place()
     before = desk.status(booking_id)
 
     cancelled = desk.cancel(booking_id, reason="plans changed")
@@ -263,9 +252,7 @@ def test_a_rejected_hold_fails_the_booking_with_inventorys_reason(
 
 
 def test_a_paid_booking_whose_hold_cannot_be_sold_is_refunded_in_full_and_fails(desk: SagaDesk) -> None:
-    booking_id = desk.place()
-    desk.reserved(booking_id)
-    desk.debited(booking_id)
+    booking_id = desk.booking_in("confirming")
 
     desk.confirm_rejected(booking_id)
 
@@ -292,7 +279,7 @@ def test_a_paid_booking_whose_hold_cannot_be_sold_is_refunded_in_full_and_fails(
 
 
 def test_paying_after_expires_at_is_refused_before_the_timer_ran_and_writes_nothing(desk: SagaDesk) -> None:
-    booking_id = pay_later(desk)
+    booking_id = desk.booking_in("reserved")
     desk.set_times(booking_id, expires_at=datetime.now(UTC) - timedelta(seconds=1))
     before = desk.booking(booking_id)
 
