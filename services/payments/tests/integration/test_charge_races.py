@@ -183,3 +183,14 @@ def test_a_cancel_racing_its_debit_gives_all_the_money_back_whichever_comes_firs
         assert sum(given) == 500
     assert len(outbox_payloads(database_url, "payments.evt.debit.succeeded")) == 10
     assert_wallet_history_is_consistent(database_url, CUSTOMER)
+
+
+def test_first_uses_of_new_accounts_racing_each_other_create_each_account_once(cashier: Cashier) -> None:
+    customers = [f"cust-new-{n}" for n in range(10)]
+    # Every customer's first top-up arrives twice at once, so wallets and the platform accounts are all created
+    # under contention on every unique index of accounts.
+    all_at_once(lambda customer: cashier.top_up(customer, 1_000), customers * 2)
+
+    wallets = sql(cashier.database_url, "SELECT customer_id, balance FROM accounts WHERE kind = 'wallet'")
+    assert sorted(wallets) == sorted((customer, 2_000) for customer in customers)
+    assert sql(cashier.database_url, "SELECT kind FROM accounts WHERE kind <> 'wallet'") == [("top_up_source",)]

@@ -104,7 +104,9 @@ def ensure_accounts(session: Session, *named: Account) -> None:
                 for account in named
             ]
         )
-        .on_conflict_do_nothing(index_elements=[accounts.c.id])
+        # Every unique index arbitrates, not only the key's: two first uses of one account racing each other
+        # meet on (id, currency) too, and only an arbiter index turns that meeting into "already there".
+        .on_conflict_do_nothing()
     )
 
 
