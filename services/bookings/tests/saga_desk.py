@@ -112,11 +112,18 @@ class SagaDesk:
         )
         return uuid.UUID(str(booking["id"]))
 
-    def pay(self, booking_id: uuid.UUID, customer: str = "cust-asha") -> RowMapping:
-        return booking_requests.pay(self.unit_of_work, self.rules, Viewer(customer, False), booking_id)
+    def pay(self, booking_id: uuid.UUID, customer: str = "cust-asha", key: str | None = None) -> RowMapping:
+        """Pay as the API does, under ``key`` (a new request each time when not given)."""
+        request_key = f"{customer}:{key or uuid.uuid4()}"
+        return booking_requests.pay(self.unit_of_work, self.rules, Viewer(customer, False), booking_id, request_key)
 
-    def cancel(self, booking_id: uuid.UUID, customer: str = "cust-asha", reason: str = "plans changed") -> RowMapping:
-        return booking_requests.cancel(self.unit_of_work, self.rules, Viewer(customer, False), booking_id, reason)
+    def cancel(
+        self, booking_id: uuid.UUID, customer: str = "cust-asha", reason: str = "plans changed", key: str | None = None
+    ) -> RowMapping:
+        """Cancel as the API does, under ``key`` (a new request each time when not given)."""
+        viewer = Viewer(customer, False)
+        request_key = f"{customer}:{key or uuid.uuid4()}"
+        return booking_requests.cancel(self.unit_of_work, self.rules, viewer, booking_id, reason, request_key)
 
     def retry(self, booking_id: uuid.UUID) -> RowMapping:
         return booking_requests.retry(self.unit_of_work, self.rules, Viewer("ops", True), booking_id)

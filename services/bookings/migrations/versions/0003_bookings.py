@@ -22,6 +22,8 @@ UPGRADE = [
         id uuid PRIMARY KEY,
         customer_id text NOT NULL,
         status text NOT NULL,
+        -- Counts the booking's changes; its events carry it, so subscribers can order them.
+        version integer NOT NULL DEFAULT 1,
         -- What the customer asked for (with passengers and guests); priced from inventory's hold once reserved.
         items jsonb NOT NULL,
         total_minor bigint,
@@ -65,6 +67,7 @@ UPGRADE = [
     """,
     "CREATE INDEX ix_bookings_customer ON bookings (customer_id, created_at DESC, id DESC)",
     "CREATE INDEX ix_bookings_created ON bookings (created_at DESC, id DESC)",
+    "CREATE INDEX ix_bookings_status ON bookings (status, created_at DESC, id DESC)",
     # The timers' work lists: each partial index holds only the bookings a timer may act on.
     "CREATE INDEX ix_bookings_reserved_expiry ON bookings (expires_at) WHERE status = 'reserved'",
     "CREATE INDEX ix_bookings_confirmed_end ON bookings (ends_at) WHERE status = 'confirmed'",
@@ -78,10 +81,13 @@ UPGRADE = [
         at timestamptz NOT NULL DEFAULT now(),
         reason text NOT NULL,
         -- The message that caused the change; null for a request or a timer.
-        message_id uuid
+        message_id uuid,
+        -- The request that caused it (the caller and its Idempotency-Key), so a retry finds what it already did.
+        request_key text
     )
     """,
     "CREATE INDEX ix_booking_transitions_booking ON booking_transitions (booking_id, id)",
+    "CREATE UNIQUE INDEX uq_booking_transitions_request ON booking_transitions (booking_id, request_key)",
 ]
 
 DOWNGRADE = ["DROP TABLE booking_transitions", "DROP TABLE bookings"]

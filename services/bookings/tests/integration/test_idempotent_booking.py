@@ -230,3 +230,34 @@ def test_a_key_used_to_book_cannot_pay(client: FlaskClient, desk: SagaDesk) -> N
 
     assert_problem(response, 422, "idempotency_key_reused")
     assert desk.status(booking_id) == "reserved"
+
+
+def test_a_refused_payment_is_answered_again_under_its_key_even_once_paying_became_possible(
+    client: FlaskClient, desk: SagaDesk
+) -> None:
+    booking_id = uuid.UUID(book(client, trip(payment=None), "trip").json["id"])
+    path, headers = f"{BOOKINGS}/{booking_id}/pay", {**ASHA, "Idempotency-Key": "pay-early"}
+    refused = client.post(path, json={"method": "wallet"}, headers=headers)
+    desk.reserved(booking_id)
+
+    again = client.post(path, json={"method": "wallet"}, headers=headers)
+    fresh = client.post(path, json={"method": "wallet"}, headers={**ASHA, "Idempotency-Key": "pay-now"})
+
+    assert_problem(refused, 409, "invalid_state")
+    assert (again.status_code, again.headers.get("Idempotent-Replayed"), again.json) == (409, "true", refused.json)
+    assert fresh.status_code == 202
+
+
+def test_a_payment_whose_answer_was_lost_is_answered_with_the_booking_when_retried(
+    client: FlaskClient, desk: SagaDesk, database_url: str
+) -> None:
+    """The payment committed, but its answer never reached the replay cache (the process died in between)."""
+    booking_id = reserved_booking(client, desk)
+    path, headers = f"{BOOKINGS}/{booking_id}/pay", {**ASHA, "Idempotency-Key": "pay-once"}
+    client.post(path, json={"method": "wallet"}, headers=headers)
+    sql(database_url, "DELETE FROM idempotency_requests")
+
+    again = client.post(path, json={"method": "wallet"}, headers=headers)
+
+    assert (again.status_code, again.json["status"]) == (202, "payment_pending")
+    assert desk.command_subjects(booking_id).count("payments.cmd.debit") == 1

@@ -39,6 +39,8 @@ class BookingStatusChanged(Contract):
     total: Money | None
     refund: Money | None
     failure_code: str | None
+    # The booking's change count: a subscriber keeps the highest it has seen, whatever order events arrive in.
+    version: int
 
     def subject(self) -> str:
         """``bookings.evt.booking.<status>``."""

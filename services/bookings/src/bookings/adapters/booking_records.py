@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, RowMapping, and_, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,7 @@ def add_transition(
     at: datetime,
     reason: str,
     message_id: uuid.UUID | None,
+    request_key: str | None = None,
 ) -> None:
     """One row of the booking's history."""
     session.execute(
@@ -63,8 +64,19 @@ def add_transition(
             at=at,
             reason=reason,
             message_id=message_id,
+            request_key=request_key,
         )
     )
+
+
+def changed_by_request(session: Session, booking_id: uuid.UUID, request_key: str) -> bool:
+    """Whether the request with this key already changed the booking."""
+    found = session.execute(
+        select(booking_transitions.c.id).where(
+            booking_transitions.c.booking_id == booking_id, booking_transitions.c.request_key == request_key
+        )
+    ).first()
+    return found is not None
 
 
 def transitions(session: Session, booking_id: uuid.UUID) -> list[RowMapping]:
@@ -132,13 +144,3 @@ def claim_due(session: Session, status: Status, due_column: str, limit: int) -> 
             .with_for_update(skip_locked=True)
         ).mappings()
     )
-
-
-def still_transitional(session: Session, booking_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these bookings are still waiting for another service."""
-    rows = session.execute(
-        select(bookings.c.id).where(
-            bookings.c.id.in_(booking_ids), or_(*(bookings.c.status == s.value for s in TRANSITIONAL))
-        )
-    ).scalars()
-    return set(rows)

@@ -45,6 +45,7 @@ bookings = Table(
     Column("id", Uuid, primary_key=True),
     Column("customer_id", Text, nullable=False),
     Column("status", Text, nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1")),
     Column("items", JSONB, nullable=False),
     Column("total_minor", BigInteger),
     Column("currency", Text),
@@ -73,6 +74,7 @@ bookings = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_bookings_customer", "customer_id", text("created_at DESC"), text("id DESC")),
     Index("ix_bookings_created", text("created_at DESC"), text("id DESC")),
+    Index("ix_bookings_status", "status", text("created_at DESC"), text("id DESC")),
     Index("ix_bookings_reserved_expiry", "expires_at", postgresql_where=text("status = 'reserved'")),
     Index("ix_bookings_confirmed_end", "ends_at", postgresql_where=text("status = 'confirmed'")),
     Index("ix_bookings_deadline", "deadline_at", postgresql_where=text("deadline_at IS NOT NULL")),
@@ -88,5 +90,7 @@ booking_transitions = Table(
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("reason", Text, nullable=False),
     Column("message_id", Uuid),
+    Column("request_key", Text),
     Index("ix_booking_transitions_booking", "booking_id", "id"),
+    Index("uq_booking_transitions_request", "booking_id", "request_key", unique=True),
 )

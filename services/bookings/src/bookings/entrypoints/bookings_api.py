@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, g
 from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationError, ValidationInfo, field_validator
 
 from bookings.adapters.booking_records import Filters
@@ -34,6 +34,7 @@ from tripline.http.responses import Timestamp, answer
 from tripline.http.validation import ApiModel, Money, PageQuery, decode_cursor, encode_cursor, parse_body, parse_query
 
 TAGS = ("bookings",)
+T = TypeVar("T")
 MAX_STAY_NIGHTS = 30
 MAX_WAIT_SECONDS = 30
 
@@ -273,7 +274,8 @@ def _add_customer_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory, 
     @idempotent
     def pay(booking_id: uuid.UUID) -> Response:
         parse_body(PaymentChoice)
-        return _accepted(desk.pay(unit_of_work, rules, _viewer(), booking_id))
+        viewer, key = _viewer(), _request_key()
+        return _accepted(_as_answer(lambda: desk.pay(unit_of_work, rules, viewer, booking_id, key)))
 
     @blueprint.post("/<uuid:booking_id>/cancel")
     @documented(
@@ -287,7 +289,8 @@ def _add_customer_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory, 
     @idempotent
     def cancel(booking_id: uuid.UUID) -> Response:
         reason = parse_body(CancelRequest).reason
-        return _accepted(desk.cancel(unit_of_work, rules, _viewer(), booking_id, reason))
+        viewer, key = _viewer(), _request_key()
+        return _accepted(_as_answer(lambda: desk.cancel(unit_of_work, rules, viewer, booking_id, reason, key)))
 
 
 def _add_reading_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory) -> None:
@@ -437,22 +440,22 @@ def _transition(row: Any) -> Transition:
 # Refusals --------------------------------------------------------------------------------------------------------
 
 
+REFUSALS: dict[type[Exception], Callable[[Any], Problem]] = {
+    BookingNotFound: lambda _: not_found("booking"),
+    InvalidTransition: lambda error: conflict(
+        "invalid_state", f"The booking is {error.current.value}; it cannot take {error.event.value} now."
+    ),
+    BookingExpired: lambda _: conflict("booking_expired", "The booking's expires_at has passed; it cannot be paid."),
+    NotPayable: lambda _: conflict(
+        "invalid_state", "The booking has no price yet, or one larger than a single payment may be."
+    ),
+    NotWaiting: lambda _: conflict("invalid_state", "The booking waits for no other service; nothing to retry."),
+    KeyUsedByAnotherBooking: lambda _: idempotency_key_reused(),
+}
+
+
 def _answer_refusals(blueprint: Blueprint) -> None:
-    # Answered by the blueprint, outside @idempotent's view call, so the replay cache does not keep them: the
-    # booking's state may be different on the next try under the same key.
-    refusals: dict[type[Exception], Callable[[Any], Problem]] = {
-        BookingNotFound: lambda _: not_found("booking"),
-        InvalidTransition: lambda error: conflict(
-            "invalid_state", f"The booking is {error.current.value}; it cannot take {error.event.value} now."
-        ),
-        BookingExpired: lambda _: conflict(
-            "booking_expired", "The booking's expires_at has passed; it cannot be paid."
-        ),
-        NotPayable: lambda _: conflict("invalid_state", "The booking has no price to pay yet."),
-        NotWaiting: lambda _: conflict("invalid_state", "The booking waits for no other service; nothing to retry."),
-        KeyUsedByAnotherBooking: lambda _: idempotency_key_reused(),
-    }
-    for refusal, problem in refusals.items():
+    for refusal, problem in REFUSALS.items():
         blueprint.register_error_handler(refusal, _responder(problem))
 
 
@@ -461,3 +464,17 @@ def _responder(problem: Callable[[Any], Problem]) -> Callable[[Exception], Respo
         return problem(error).to_response()
 
     return respond
+
+
+def _as_answer(action: Callable[[], T]) -> T:
+    """Run a use case in an ``@idempotent`` view: a refusal becomes a problem the replay cache keeps."""
+    try:
+        return action()
+    except tuple(REFUSALS) as error:
+        problem = next(answer for refusal, answer in REFUSALS.items() if isinstance(error, refusal))
+        raise problem(error) from None
+
+
+def _request_key() -> str:
+    """The caller and its ``Idempotency-Key``: what a booking remembers of the request that changed it."""
+    return f"{current_principal().sub}:{g.idempotency_key}"

@@ -113,24 +113,40 @@ def page(unit_of_work: UnitOfWorkFactory, filters: Filters, before: tuple[Any, u
     return Page(items=rows[:limit], has_more=len(rows) > limit)
 
 
-def pay(unit_of_work: UnitOfWorkFactory, rules: SagaRules, viewer: Viewer, booking_id: uuid.UUID) -> RowMapping:
-    """Pay a reserved booking from the wallet (``BookingExpired`` past ``expires_at``, ``InvalidTransition`` else)."""
+def pay(
+    unit_of_work: UnitOfWorkFactory, rules: SagaRules, viewer: Viewer, booking_id: uuid.UUID, request_key: str
+) -> RowMapping:
+    """Pay a reserved booking from the wallet (``BookingExpired`` past ``expires_at``, ``InvalidTransition`` else).
+
+    A request already applied under ``request_key`` (its answer lost before it was kept) gets the booking again.
+    """
+    cause = Cause("payment asked by the customer", request_key=request_key)
     return _act(
         unit_of_work,
         viewer,
         booking_id,
-        lambda uow, booking, now: saga.start_payment(uow, booking, Cause("payment asked by the customer"), rules, now),
+        lambda uow, booking, now: saga.start_payment(uow, booking, cause, rules, now),
+        request_key,
     )
 
 
 def cancel(
-    unit_of_work: UnitOfWorkFactory, rules: SagaRules, viewer: Viewer, booking_id: uuid.UUID, reason: str
+    unit_of_work: UnitOfWorkFactory,
+    rules: SagaRules,
+    viewer: Viewer,
+    booking_id: uuid.UUID,
+    reason: str,
+    request_key: str,
 ) -> RowMapping:
     """Cancel the booking: its items are released, and a confirmed one is refunded by policy."""
     who = "an admin" if viewer.is_admin else "the customer"
-    cause = Cause(f"cancelled by {who}: {reason}")
+    cause = Cause(f"cancelled by {who}: {reason}", request_key=request_key)
     return _act(
-        unit_of_work, viewer, booking_id, lambda uow, booking, now: saga.cancel(uow, booking, cause, rules, now)
+        unit_of_work,
+        viewer,
+        booking_id,
+        lambda uow, booking, now: saga.cancel(uow, booking, cause, rules, now),
+        request_key,
     )
 
 
@@ -157,9 +173,12 @@ def _act(
     viewer: Viewer,
     booking_id: uuid.UUID,
     action: Callable[[OutboxUnitOfWork, RowMapping, Any], RowMapping],
+    request_key: str | None = None,
 ) -> RowMapping:
     with unit_of_work() as uow:
         booking = _visible(records.lock(uow.session, booking_id), viewer)
+        if request_key is not None and records.changed_by_request(uow.session, booking_id, request_key):
+            return booking
         changed = action(uow, booking, records.database_now(uow.session))
         uow.commit()
     return changed

@@ -38,6 +38,7 @@ from tripline.contracts.inventory import (
     ReserveInventory,
 )
 from tripline.contracts.payments import (
+    MAX_PAYMENT_MINOR,
     DebitDeclined,
     DebitSucceeded,
     DebitWallet,
@@ -86,6 +87,8 @@ class Cause:
 
     reason: str
     message: Envelope | None = None
+    # ``<caller>:<Idempotency-Key>`` of the HTTP request that caused the change, if one did.
+    request_key: str | None = None
 
 
 class BookingExpired(Exception):
@@ -93,7 +96,7 @@ class BookingExpired(Exception):
 
 
 class NotPayable(Exception):
-    """The booking has no price to pay yet."""
+    """The booking has no price yet, or one larger than a single payment may be."""
 
 
 class NotWaiting(Exception):
@@ -120,6 +123,7 @@ def move(
         values[stamp] = now
     values |= {
         "status": target.value,
+        "version": booking["version"] + 1,
         "deadline_at": now + rules.step_timeout if target.is_transitional else None,
         "updated_at": now,
     }
@@ -149,6 +153,7 @@ def open_booking(
         created_at=now,
         updated_at=now,
         deadline_at=now + rules.step_timeout,
+        version=1,
     )
     if booking is None:
         return None
@@ -160,7 +165,9 @@ def open_booking(
 def _announce(uow: OutboxUnitOfWork, booking: RowMapping, previous: Status | None, cause: Cause, at: datetime) -> None:
     status = Status(booking["status"])
     message_id = cause.message.id if cause.message else None
-    records.add_transition(uow.session, booking["id"], previous, status, at, cause.reason, message_id)
+    records.add_transition(
+        uow.session, booking["id"], previous, status, at, cause.reason, message_id, cause.request_key
+    )
     if previous is status:
         return  # soft delete keeps the status: history records it, subscribers have nothing new to hear
     uow.outbox.add(
@@ -174,6 +181,7 @@ def _announce(uow: OutboxUnitOfWork, booking: RowMapping, previous: Status | Non
             total=total_of(booking),
             refund=refund_of(booking),
             failure_code=booking["failure_code"],
+            version=booking["version"],
         ),
         correlation_id=str(booking["id"]),
         causation=cause.message,
@@ -266,7 +274,7 @@ def start_payment(
     if status is Status.RESERVED and booking["expires_at"] <= now:
         raise BookingExpired()
     next_status(status, Event.PAY)  # refuse before anything is written
-    if booking["total_minor"] is None:
+    if not is_payable(booking):
         raise NotPayable()
     attempt = booking["payment_attempts"] + 1
     paying = move(
@@ -281,8 +289,29 @@ def start_payment(
         failure_code=None,
         failure_message=None,
     )
+    if paying["total_minor"] == 0:
+        # Nothing to take: payments only moves money, so the booking goes straight on to be sold.
+        return _paid(uow, paying, Cause("nothing to pay", cause.message), rules, now, None)
     send_debit(uow, paying, cause.message)
     return paying
+
+
+def is_payable(booking: RowMapping) -> bool:
+    """Priced, and within what one payment may move."""
+    return booking["total_minor"] is not None and booking["total_minor"] <= MAX_PAYMENT_MINOR
+
+
+def _paid(
+    uow: OutboxUnitOfWork,
+    booking: RowMapping,
+    cause: Cause,
+    rules: SagaRules,
+    now: datetime,
+    transaction_id: uuid.UUID | None,
+) -> RowMapping:
+    confirming = move(uow, booking, Event.DEBIT_SUCCEEDED, cause, rules, now, debit_transaction_id=transaction_id)
+    send_confirm(uow, confirming, cause.message)
+    return confirming
 
 
 def cancel(uow: OutboxUnitOfWork, booking: RowMapping, cause: Cause, rules: SagaRules, now: datetime) -> RowMapping:
@@ -368,9 +397,21 @@ def on_hold_reserved(event: HoldReserved, envelope: Envelope, uow: OutboxUnitOfW
         ends_at=max(item.ends_at for item in event.items),
     )
     # A reply held up past its own deadline (a consumer down longer than the hold) cannot be paid any more: the
-    # booking stays reserved and the expiry timer expires it and releases the items.
-    if reserved["payment_method"] is not None and event.expires_at > now:
-        start_payment(uow, reserved, Cause("paid on reservation, as the customer asked", envelope), rules, now)
+    # booking stays reserved and the expiry timer expires it and releases the items. So does a booking priced
+    # above what one payment may move, with the reason for the customer.
+    if reserved["payment_method"] is None or event.expires_at <= now:
+        return
+    if not is_payable(reserved):
+        records.change(uow.session, reserved["id"], _too_large_to_pay())
+        return
+    start_payment(uow, reserved, Cause("paid on reservation, as the customer asked", envelope), rules, now)
+
+
+def _too_large_to_pay() -> dict[str, Any]:
+    return {
+        "failure_code": "payment_limit_exceeded",
+        "failure_message": f"One payment moves at most {MAX_PAYMENT_MINOR} minor units; split the booking.",
+    }
 
 
 def on_hold_rejected(event: HoldRejected, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules) -> None:
@@ -417,16 +458,32 @@ def on_hold_confirm_rejected(
     if booking["status"] != Status.CONFIRMING:
         _ignore(envelope, booking)
         return
-    send_refund(uow, booking, CONFIRM_REJECTED, None, envelope)
+    _fail_paid_booking(
+        uow, booking, f"inventory could not sell the hold: {event.reason}", event.detail, envelope, rules, now
+    )
+
+
+def _fail_paid_booking(
+    uow: OutboxUnitOfWork,
+    booking: RowMapping,
+    why: str,
+    detail: str,
+    envelope: Envelope,
+    rules: SagaRules,
+    now: datetime,
+) -> None:
+    """The hold of a paid booking cannot be sold: refund everything, then fail it."""
+    if booking["debit_transaction_id"] is not None:
+        send_refund(uow, booking, CONFIRM_REJECTED, None, envelope)
     move(
         uow,
         booking,
         Event.HOLD_CONFIRM_REJECTED,
-        Cause(f"inventory could not sell the hold: {event.reason}; payment refunded", envelope),
+        Cause(f"{why}; payment refunded", envelope),
         rules,
         now,
         failure_code="hold_lapsed",
-        failure_message=event.detail,
+        failure_message=detail,
         refund_minor=booking["total_minor"],
     )
 
@@ -444,14 +501,22 @@ def on_hold_released(event: HoldReleased, envelope: Envelope, uow: OutboxUnitOfW
 
 
 def on_hold_expired(event: HoldExpired, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules) -> None:
-    """Inventory let a reserved booking's hold go: the booking expires (a booking being paid waits for payments)."""
+    """Inventory let a booking's hold go: a reserved booking expires, a paid one fails and is refunded at once.
+
+    A booking being paid waits for payments' answer: its confirm will be refused, and that refunds it.
+    """
     booking, now = _locked(uow, event.booking_id, envelope)
     if booking is None:
         return
-    if booking["status"] != Status.RESERVED:
+    if booking["status"] == Status.RESERVED:
+        move(uow, booking, Event.EXPIRE, Cause("inventory released the lapsed hold", envelope), rules, now)
+    elif booking["status"] == Status.CONFIRMING:
+        # The hold is gone, so no confirm can succeed, whether or not one is still on its way.
+        _fail_paid_booking(
+            uow, booking, "inventory released the lapsed hold", "The hold lapsed past its grace.", envelope, rules, now
+        )
+    else:
         _ignore(envelope, booking)
-        return
-    move(uow, booking, Event.EXPIRE, Cause("inventory released the lapsed hold", envelope), rules, now)
 
 
 # Replies from payments ---------------------------------------------------------------------------------------
@@ -467,16 +532,7 @@ def on_debit_succeeded(event: DebitSucceeded, envelope: Envelope, uow: OutboxUni
         return
     current_key = debit_key(booking["id"], max(booking["payment_attempts"], 1))
     if booking["status"] == Status.PAYMENT_PENDING and event.idempotency_key == current_key:
-        confirming = move(
-            uow,
-            booking,
-            Event.DEBIT_SUCCEEDED,
-            Cause("payment taken from the wallet", envelope),
-            rules,
-            now,
-            debit_transaction_id=event.transaction_id,
-        )
-        send_confirm(uow, confirming, envelope)
+        _paid(uow, booking, Cause("payment taken from the wallet", envelope), rules, now, event.transaction_id)
         return
     _compensate(envelope, booking, "refund")
     records.change(uow.session, booking["id"], {"debit_transaction_id": event.transaction_id, "updated_at": now})

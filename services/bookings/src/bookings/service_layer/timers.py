@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import structlog
 from prometheus_client import Gauge
 from sqlalchemy import RowMapping
 
@@ -17,6 +18,7 @@ from bookings.domain.lifecycle import Event, Status
 from bookings.service_layer.saga import EXPIRED, Cause, SagaRules, move, send_release
 from tripline.messaging.outbox import OutboxUnitOfWork
 
+log = structlog.get_logger(__name__)
 BATCH = 100
 STUCK_BOOKINGS = Gauge("tripline_bookings_stuck", "Bookings waiting for another service past their deadline")
 
@@ -56,11 +58,26 @@ def _until_none_due(
             due = records.claim_due(uow.session, status, due_column, BATCH)
             now = records.database_now(uow.session)
             for booking in due:
-                action(uow, booking, rules, now)
+                _each_on_its_own(uow, booking, rules, now, action)
             uow.commit()
         done += len(due)
         if len(due) < BATCH:
             return done
+
+
+def _each_on_its_own(
+    uow: OutboxUnitOfWork, booking: RowMapping, rules: SagaRules, now: datetime, action: Action
+) -> None:
+    # A savepoint per booking: one that cannot be moved (a bug, a broken row) is logged and left due, and never
+    # holds back the rest of the batch, run after run.
+    savepoint = uow.session.begin_nested()
+    try:
+        action(uow, booking, rules, now)
+    except Exception:
+        savepoint.rollback()
+        log.exception("timer_left_booking_due", booking_id=str(booking["id"]), status=booking["status"])
+    else:
+        savepoint.commit()
 
 
 def _expire(uow: OutboxUnitOfWork, booking: RowMapping, rules: SagaRules, now: datetime) -> None:
