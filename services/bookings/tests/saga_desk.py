@@ -128,6 +128,9 @@ class SagaDesk:
     def retry(self, booking_id: uuid.UUID) -> RowMapping:
         return booking_requests.retry(self.unit_of_work, self.rules, Viewer("ops", True), booking_id)
 
+    def abandon(self, booking_id: uuid.UUID) -> RowMapping:
+        return booking_requests.abandon(self.unit_of_work, self.rules, Viewer("ops", True), booking_id)
+
     def delete(self, booking_id: uuid.UUID) -> None:
         booking_requests.delete(self.unit_of_work, self.rules, Viewer("ops", True), booking_id)
 

@@ -611,3 +611,21 @@ def test_a_customer_cannot_retry(client: FlaskClient, desk: SagaDesk) -> None:
 
 def test_retrying_an_unknown_booking_is_not_found(client: FlaskClient) -> None:
     assert_problem(retry(client, uuid.uuid4()), 404, "not_found")
+
+
+def test_an_admin_abandons_a_stuck_payment_and_the_customer_cannot(client: FlaskClient, desk: SagaDesk) -> None:
+    booking_id = booking_in("payment_pending", client, desk)
+    path = f"{BOOKINGS}/{booking_id}/abandon"
+
+    by_customer = client.post(path, headers=ASHA)
+    by_admin = client.post(path, headers=ADMIN)
+    again = client.post(path, headers=ADMIN)
+
+    assert_problem(by_customer, 403, "forbidden")
+    assert (by_admin.status_code, by_admin.json["status"], by_admin.json["failure"]["code"]) == (
+        202,
+        "failed",
+        "abandoned",
+    )
+    assert_problem(again, 409, "invalid_state")
+    assert_problem(client.post(f"{BOOKINGS}/{uuid.uuid4()}/abandon", headers=ADMIN), 404, "not_found")

@@ -32,6 +32,7 @@ CONTRACT: dict[tuple[str, str], tuple[str | None, str, str | None]] = {
     ("post", f"{BOOKING}/cancel"): ("CancelRequest", "202", "Booking"),
     ("delete", BOOKING): (None, "204", None),
     ("post", f"{BOOKING}/retry"): (None, "202", "Booking"),
+    ("post", f"{BOOKING}/abandon"): (None, "202", "Booking"),
 }
 IDEMPOTENT = {("post", "/v1/bookings"), ("post", f"{BOOKING}/pay"), ("post", f"{BOOKING}/cancel")}
 # Operators' probe of the messaging path: on bookings' own port only, never routed through the gateway.

@@ -115,3 +115,32 @@ def test_a_booking_the_expiry_timer_cannot_move_is_left_due_without_holding_back
     desk.expire_due()
 
     assert (desk.status(broken), desk.status(fine)) == ("reserved", "expired")
+
+
+@pytest.mark.parametrize("status", ["payment_pending", "confirming"])
+def test_an_admin_abandons_a_stuck_payment_or_sale_releasing_and_refunding_everything(
+    desk: SagaDesk, status: str
+) -> None:
+    booking_id = desk.booking_in(status)
+
+    abandoned = desk.abandon(booking_id)
+
+    assert (abandoned["status"], abandoned["failure_code"]) == ("failed", "abandoned")
+    compensations = {subject: payload for subject, payload in desk.commands(booking_id)[-2:]}
+    assert compensations["inventory.cmd.release"]["reason"] == "abandoned"
+    assert (compensations["payments.cmd.refund"]["reason"], compensations["payments.cmd.refund"]["amount"]) == (
+        "abandoned",
+        None,
+    )
+    if status == "payment_pending":  # the debit still lands: it is refunded as late, and payments caps the total
+        desk.debited(booking_id)
+        assert desk.commands(booking_id)[-1][1]["reason"] == "late_debit"
+
+
+@pytest.mark.parametrize("status", ["pending", "reserved", "confirmed", "cancelling", "cancelled"])
+def test_only_a_payment_or_sale_can_be_abandoned(desk: SagaDesk, status: str) -> None:
+    booking_id = desk.booking_in(status)
+
+    with pytest.raises(InvalidTransition):
+        desk.abandon(booking_id)
+    assert desk.status(booking_id) == status

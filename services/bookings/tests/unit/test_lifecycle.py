@@ -29,6 +29,8 @@ EXPECTED: dict[tuple[Status, Event], Status] = {
     (Status.PAYMENT_PENDING, Event.DEBIT_DECLINED): Status.RESERVED,
     (Status.CONFIRMING, Event.HOLD_CONFIRMED): Status.CONFIRMED,
     (Status.CONFIRMING, Event.HOLD_CONFIRM_REJECTED): Status.FAILED,
+    (Status.PAYMENT_PENDING, Event.ABANDON): Status.FAILED,
+    (Status.CONFIRMING, Event.ABANDON): Status.FAILED,
     (Status.CONFIRMED, Event.COMPLETE): Status.COMPLETED,
     (Status.CONFIRMED, Event.CANCEL): Status.CANCELLING,
     (Status.CANCELLING, Event.CANCELLATION_SETTLED): Status.CANCELLED,
@@ -92,7 +94,7 @@ def test_an_illegal_event_is_refused_naming_the_status_and_the_event(pair: tuple
 
 def test_every_pair_is_either_legal_or_refused() -> None:
     assert len(LEGAL) + len(ILLEGAL) == len(Status) * len(Event)
-    assert len(LEGAL) == 17
+    assert len(LEGAL) == 19
 
 
 # Timestamps -----------------------------------------------------------------------------------------------------

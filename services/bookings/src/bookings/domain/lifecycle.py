@@ -54,6 +54,8 @@ class Event(enum.StrEnum):
     CANCEL = "cancel"
     # A confirmed booking's cancellation is settled once its seats are released and its refund is decided.
     CANCELLATION_SETTLED = "cancellation_settled"
+    # An admin gives up on a stuck payment or sale: the booking fails, its items are released and its money refunded.
+    ABANDON = "abandon"
     DELETE = "delete"
 
 
@@ -68,6 +70,8 @@ TRANSITIONS: dict[tuple[Status, Event], Status] = {
     (Status.PAYMENT_PENDING, Event.DEBIT_DECLINED): Status.RESERVED,
     (Status.CONFIRMING, Event.HOLD_CONFIRMED): Status.CONFIRMED,
     (Status.CONFIRMING, Event.HOLD_CONFIRM_REJECTED): Status.FAILED,
+    (Status.PAYMENT_PENDING, Event.ABANDON): Status.FAILED,
+    (Status.CONFIRMING, Event.ABANDON): Status.FAILED,
     (Status.CONFIRMED, Event.COMPLETE): Status.COMPLETED,
     (Status.CONFIRMED, Event.CANCEL): Status.CANCELLING,
     (Status.CANCELLING, Event.CANCELLATION_SETTLED): Status.CANCELLED,

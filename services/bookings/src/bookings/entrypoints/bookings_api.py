@@ -355,6 +355,17 @@ def _add_admin_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory, rul
     def retry(booking_id: uuid.UUID) -> Response:
         return _accepted(desk.retry(unit_of_work, rules, _viewer(), booking_id))
 
+    @blueprint.post("/<uuid:booking_id>/abandon")
+    @documented(
+        "Extension to the v1 contract: fail a booking stuck in payment_pending or confirming, release its items and"
+        " refund its money (admin)",
+        responses={202: Booking, 404: None, 409: None},
+        tags=TAGS,
+    )
+    @requires_role(Role.ADMIN)
+    def abandon(booking_id: uuid.UUID) -> Response:
+        return _accepted(desk.abandon(unit_of_work, rules, _viewer(), booking_id))
+
 
 # Reading and writing the contract's shapes -----------------------------------------------------------------------
 

@@ -168,6 +168,14 @@ def retry(unit_of_work: UnitOfWorkFactory, rules: SagaRules, admin: Viewer, book
     )
 
 
+def abandon(unit_of_work: UnitOfWorkFactory, rules: SagaRules, admin: Viewer, booking_id: uuid.UUID) -> RowMapping:
+    """Fail a booking stuck in payment or sale, releasing its items and refunding its money."""
+    cause = Cause(f"abandoned by admin {admin.sub}")
+    return _act(
+        unit_of_work, admin, booking_id, lambda uow, booking, now: saga.abandon(uow, booking, cause, rules, now)
+    )
+
+
 def _act(
     unit_of_work: UnitOfWorkFactory,
     viewer: Viewer,

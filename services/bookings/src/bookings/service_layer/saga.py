@@ -61,6 +61,7 @@ LATE_RESERVE = "late_reserve"
 LATE_CONFIRM = "late_confirm"
 LATE_DEBIT = "late_debit"
 CONFIRM_REJECTED = "confirm_rejected"
+ABANDONED = "abandoned"
 
 # inventory's rejection reasons as the booking's failure codes (a reserve refused after its own release only
 # happens to a booking already over, but is named like any other refusal to sell).
@@ -358,6 +359,28 @@ def resend_awaited_step(uow: OutboxUnitOfWork, booking: RowMapping, rules: SagaR
             send_refund(uow, booking, CANCELLED, booking["refund_minor"], None)
     log.info("booking_step_resent", booking_id=str(booking["id"]), status=status.value)
     return records.change(uow.session, booking["id"], {"deadline_at": now + rules.step_timeout, "updated_at": now})
+
+
+def abandon(uow: OutboxUnitOfWork, booking: RowMapping, cause: Cause, rules: SagaRules, now: datetime) -> RowMapping:
+    """Give up on a booking stuck in payment or sale (an admin's compensation): fail it, release, refund everything.
+
+    Both compensations are safe whatever happened meanwhile: a release without a hold leaves inventory's tombstone,
+    and a refund before the debit makes payments give back a debit that still arrives.
+    """
+    failed = move(
+        uow,
+        booking,
+        Event.ABANDON,
+        cause,
+        rules,
+        now,
+        failure_code="abandoned",
+        failure_message="An admin ended the booking while it waited for another service; its money is refunded.",
+    )
+    send_release(uow, failed, ABANDONED, None)
+    if failed["total_minor"]:
+        send_refund(uow, failed, ABANDONED, None, None)
+    return failed
 
 
 # Replies from inventory --------------------------------------------------------------------------------------
