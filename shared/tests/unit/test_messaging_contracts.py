@@ -106,6 +106,7 @@ def test_a_schema_travels_on_its_subject_unless_it_names_one_per_message() -> No
         total=Money(amount_minor=125_000, currency="INR"),
         refund=None,
         failure_code=None,
+        version=5,
     )
 
     assert ProbeRequested(probe_id="p-1").subject() == ProbeRequested.SUBJECT == "inventory.cmd.probe"
