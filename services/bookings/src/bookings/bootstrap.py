@@ -13,7 +13,7 @@ from bookings.adapters.tables import plumbing
 from bookings.config import MIGRATIONS_DIR, BookingsSettings
 from bookings.entrypoints.admin_api import admin_blueprint
 from bookings.entrypoints.bookings_api import bookings_blueprint
-from bookings.service_layer import saga
+from bookings.service_layer import replies
 from bookings.service_layer.probes import record_probe_answer
 from bookings.service_layer.saga import SagaRules
 from bookings.service_layer.timers import complete_finished_bookings, expire_unpaid_bookings, measure_stuck_bookings
@@ -64,18 +64,18 @@ def build_app(settings: BookingsSettings) -> Flask:
 def saga_handlers(rules: SagaRules) -> tuple[dict[type[Contract], Handler[OutboxUnitOfWork]], ...]:
     """The handlers of inventory's replies, then of payments' replies."""
     inventory: dict[type[Contract], Handler[OutboxUnitOfWork]] = {
-        HoldReserved: partial(saga.on_hold_reserved, rules=rules),
-        HoldRejected: partial(saga.on_hold_rejected, rules=rules),
-        HoldConfirmed: partial(saga.on_hold_confirmed, rules=rules),
-        HoldConfirmRejected: partial(saga.on_hold_confirm_rejected, rules=rules),
-        HoldReleased: partial(saga.on_hold_released, rules=rules),
-        HoldExpired: partial(saga.on_hold_expired, rules=rules),
+        HoldReserved: partial(replies.on_hold_reserved, rules=rules),
+        HoldRejected: partial(replies.on_hold_rejected, rules=rules),
+        HoldConfirmed: partial(replies.on_hold_confirmed, rules=rules),
+        HoldConfirmRejected: partial(replies.on_hold_confirm_rejected, rules=rules),
+        HoldReleased: partial(replies.on_hold_released, rules=rules),
+        HoldExpired: partial(replies.on_hold_expired, rules=rules),
         ProbeAnswered: record_probe_answer,
     }
     payments: dict[type[Contract], Handler[OutboxUnitOfWork]] = {
-        DebitSucceeded: partial(saga.on_debit_succeeded, rules=rules),
-        DebitDeclined: partial(saga.on_debit_declined, rules=rules),
-        RefundSucceeded: partial(saga.on_refund_succeeded, rules=rules),
+        DebitSucceeded: partial(replies.on_debit_succeeded, rules=rules),
+        DebitDeclined: partial(replies.on_debit_declined, rules=rules),
+        RefundSucceeded: partial(replies.on_refund_succeeded, rules=rules),
     }
     return inventory, payments
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from bookings.config import BookingsSettings, settings_from_env
 from bookings.domain.lifecycle import Status
 from bookings.domain.refund_policy import RefundPolicy
-from bookings.entrypoints.bookings_api import (
+from bookings.entrypoints.booking_schemas import (
     BookingQuery,
     BusSeatsItem,
     CancelRequest,

@@ -7,12 +7,12 @@ on either; ``title`` is fixed per code, ``detail`` explains this occurrence.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, cast
 
 import structlog
-from flask import Flask, Response, request
+from flask import Blueprint, Flask, Response, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -203,6 +203,25 @@ def internal_error() -> Problem:
         "Internal server error",
         "An unexpected error occurred. Quote the request_id when reporting it.",
     )
+
+
+Refusals = Mapping[type[Exception], Callable[[Any], Problem]]
+
+
+def answer_refusals(blueprint: Blueprint, refusals: Refusals) -> None:
+    """Whichever of ``blueprint``'s views raises one of these use-case refusals, the client gets its problem.
+
+    Answered by the blueprint, outside ``@idempotent``'s view call, so the replay cache does not keep them.
+    """
+    for refusal, problem in refusals.items():
+        blueprint.register_error_handler(refusal, _responder(problem))
+
+
+def _responder(problem: Callable[[Any], Problem]) -> Callable[[Exception], Response]:
+    def respond(error: Exception) -> Response:
+        return problem(error).to_response()
+
+    return respond
 
 
 def install_problem_handlers(app: Flask) -> None:

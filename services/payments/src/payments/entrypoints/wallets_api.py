@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -20,7 +19,16 @@ from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
 from tripline.http.idempotency import idempotent
 from tripline.http.openapi import documented
-from tripline.http.problems import FieldError, Problem, bad_request, conflict, idempotency_key_reused, not_found
+from tripline.http.problems import (
+    FieldError,
+    Problem,
+    Refusals,
+    answer_refusals,
+    bad_request,
+    conflict,
+    idempotency_key_reused,
+    not_found,
+)
 from tripline.http.responses import Timestamp, answer, created
 from tripline.http.validation import ApiModel, Money, PageQuery, decode_cursor, encode_cursor, parse_body, parse_query
 
@@ -92,7 +100,7 @@ def wallets_blueprint(
 ) -> Blueprint:
     """Every ``/v1/wallets`` route."""
     blueprint = Blueprint("wallets", __name__, url_prefix="/v1/wallets")
-    _answer_refusals(blueprint)
+    answer_refusals(blueprint, REFUSALS)
     _add_own_wallet_routes(blueprint, unit_of_work, settings.platform_currency, provider)
     _add_admin_routes(blueprint, unit_of_work, settings.platform_currency)
     return blueprint
@@ -272,27 +280,16 @@ def _transaction(row: Any) -> Transaction:
 
 # Refusals -------------------------------------------------------------------------------------------------------
 
-
-def _answer_refusals(blueprint: Blueprint) -> None:
-    # Answered by the blueprint, outside @idempotent's view call, so the replay cache does not keep them: a full
-    # wallet or a declined card may be different on the next try under the same key.
-    refusals: dict[type[Exception], Callable[[Any], Problem]] = {
-        NoWallet: lambda _: not_found("wallet"),
-        WalletLimitReached: lambda _: conflict(
-            "wallet_limit_exceeded", "The wallet would hold more than a wallet may; nothing was charged."
-        ),
-        KeyReusedElsewhere: lambda _: idempotency_key_reused(),
-        TopUpRefusedMeanwhile: lambda _: conflict(
-            "top_up_refused", "Another try of this top-up was refused meanwhile; nothing was charged. Try again."
-        ),
-        ChargeDeclined: lambda error: Problem(402, "payment_declined", "Payment required", error.reason),
-    }
-    for refusal, problem in refusals.items():
-        blueprint.register_error_handler(refusal, _responder(problem))
-
-
-def _responder(problem: Callable[[Any], Problem]) -> Callable[[Exception], Response]:
-    def respond(error: Exception) -> Response:
-        return problem(error).to_response()
-
-    return respond
+# Answered outside the replay cache (see answer_refusals): a full wallet or a declined card may be different on the
+# next try under the same key.
+REFUSALS: Refusals = {
+    NoWallet: lambda _: not_found("wallet"),
+    WalletLimitReached: lambda _: conflict(
+        "wallet_limit_exceeded", "The wallet would hold more than a wallet may; nothing was charged."
+    ),
+    KeyReusedElsewhere: lambda _: idempotency_key_reused(),
+    TopUpRefusedMeanwhile: lambda _: conflict(
+        "top_up_refused", "Another try of this top-up was refused meanwhile; nothing was charged. Try again."
+    ),
+    ChargeDeclined: lambda error: Problem(402, "payment_declined", "Payment required", error.reason),
+}
