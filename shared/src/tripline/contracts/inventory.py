@@ -22,6 +22,13 @@ MAX_GUESTS_PER_ITEM = 1_000
 Version = Annotated[int, Field(ge=1)]
 
 
+def each_seat_once(seats: list[str]) -> list[str]:
+    """The seats of one item, refused when one is named twice."""
+    if len(set(seats)) != len(seats):
+        raise ValueError("a seat is named twice")
+    return seats
+
+
 # Commands ------------------------------------------------------------------------------------------------------
 
 
@@ -34,12 +41,7 @@ class BusSeatsRequest(MessageValue):
         list[Annotated[str, Field(min_length=1, max_length=8)]], Field(min_length=1, max_length=MAX_SEATS_PER_ITEM)
     ]
 
-    @field_validator("seats")
-    @classmethod
-    def _each_seat_once(cls, seats: list[str]) -> list[str]:
-        if len(set(seats)) != len(seats):
-            raise ValueError("a seat is named twice")
-        return seats
+    _each_seat_once = field_validator("seats")(each_seat_once)
 
 
 class HotelRoomsRequest(MessageValue):

@@ -9,7 +9,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationInfo, field_validator
 
 from bookings.domain.lifecycle import Status
-from tripline.contracts.inventory import MAX_GUESTS_PER_ITEM, MAX_ITEMS, MAX_ROOMS_PER_ITEM, MAX_SEATS_PER_ITEM
+from tripline.contracts.inventory import (
+    MAX_GUESTS_PER_ITEM,
+    MAX_ITEMS,
+    MAX_ROOMS_PER_ITEM,
+    MAX_SEATS_PER_ITEM,
+    each_seat_once,
+)
 from tripline.http.problems import FieldError
 from tripline.http.responses import Timestamp
 from tripline.http.validation import ApiModel, Money, PageQuery
@@ -42,12 +48,7 @@ class BusSeatsItem(ApiModel):
     passengers: Annotated[list[Passenger], Field(min_length=1, max_length=MAX_SEATS_PER_ITEM)]
 
     # Field validators, not one on the whole item, so an error names the field the client must change.
-    @field_validator("seats")
-    @classmethod
-    def _each_seat_once(cls, seats: list[str]) -> list[str]:
-        if len(set(seats)) != len(seats):
-            raise ValueError("a seat is named twice")
-        return seats
+    _each_seat_once = field_validator("seats")(each_seat_once)
 
     @field_validator("passengers")
     @classmethod
