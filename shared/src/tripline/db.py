@@ -7,7 +7,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import Engine, MetaData, create_engine, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +54,12 @@ def _connect_args(application_name: str) -> dict[str, str]:
     # Every statement sees UTC and a bounded lock wait, so a stuck row never hangs a request forever;
     # the application name tells operators which process holds a connection (pg_stat_activity).
     return {"application_name": application_name, "options": "-c timezone=UTC -c lock_timeout=10s"}
+
+
+def database_now(session: Session) -> datetime:
+    """The transaction's start time on the database's clock: the one clock deadlines are set and checked on, so web,
+    worker and database clocks drifting apart cannot shorten or stretch them."""
+    return session.execute(select(func.now())).scalar_one()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

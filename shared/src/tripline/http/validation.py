@@ -112,6 +112,14 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     return position
 
 
+def decode_cursor_as(model: type[M], cursor: str) -> M:
+    """The keyset position inside a cursor, validated as ``model``, or 400 ``invalid_cursor``."""
+    try:
+        return model.model_validate(decode_cursor(cursor))
+    except ValidationError:
+        raise _invalid_cursor() from None
+
+
 def _invalid_cursor() -> Problem:
     return bad_request(
         "invalid_cursor",

@@ -15,20 +15,25 @@ from bookings.adapters.tables import booking_transitions, bookings
 from bookings.domain.lifecycle import TRANSITIONAL, Status
 
 
-def database_now(session: Session) -> datetime:
-    """The database's clock: every deadline in bookings is set and checked against this one clock."""
-    return session.execute(select(func.now())).scalar_one()
-
-
 def add(session: Session, **values: Any) -> RowMapping | None:
     """Insert a new booking and return it; None if a booking with its id exists already."""
     statement = upsert(bookings).values(**values).on_conflict_do_nothing().returning(bookings)
     return session.execute(statement).mappings().first()
 
 
-def lock(session: Session, booking_id: uuid.UUID) -> RowMapping | None:
-    """The booking, locked until the transaction ends: every change to a booking goes through this lock."""
-    return session.execute(select(bookings).where(bookings.c.id == booking_id).with_for_update()).mappings().first()
+def lock(session: Session, booking_id: uuid.UUID) -> tuple[RowMapping, datetime] | None:
+    """The booking, locked until the transaction ends (every change to a booking goes through this lock), with the
+    database's clock read by the same statement; None if there is no such booking."""
+    row = (
+        session.execute(
+            select(bookings, func.now().label("database_now"))
+            .where(bookings.c.id == booking_id)
+            .with_for_update(of=bookings)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else (row, row["database_now"])
 
 
 def find(session: Session, booking_id: uuid.UUID) -> RowMapping | None:

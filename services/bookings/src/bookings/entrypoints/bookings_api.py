@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g
-from pydantic import ValidationError
+from pydantic import BaseModel
 
 from bookings.adapters.booking_records import Filters
 from bookings.domain.lifecycle import InvalidTransition
@@ -26,16 +26,14 @@ from bookings.entrypoints.booking_schemas import (
 )
 from bookings.service_layer import booking_requests as desk
 from bookings.service_layer.booking_requests import BookingNotFound, KeyUsedByAnotherBooking, Viewer
-from bookings.service_layer.saga import BookingExpired, NotPayable, NotWaiting, SagaRules
+from bookings.service_layer.saga import BookingExpired, NotPayable, NotWaiting, SagaRules, refund_of, total_of
 from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
 from tripline.http.idempotency import idempotent, idempotent_resource_id
 from tripline.http.openapi import documented
 from tripline.http.problems import (
-    FieldError,
     Refusals,
     answer_refusals,
-    bad_request,
     conflict,
     forbidden,
     idempotency_key_reused,
@@ -43,7 +41,7 @@ from tripline.http.problems import (
     validation_failed,
 )
 from tripline.http.responses import answer
-from tripline.http.validation import decode_cursor, encode_cursor, parse_body, parse_query
+from tripline.http.validation import decode_cursor_as, encode_cursor, parse_body, parse_query
 
 TAGS = ("bookings",)
 T = TypeVar("T")
@@ -210,12 +208,7 @@ def _filters(query: BookingQuery, viewer: Viewer) -> Filters:
 
 
 def _position(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        position = CursorPosition.model_validate(decode_cursor(cursor))
-    except ValidationError:
-        raise bad_request(
-            "invalid_cursor", "The cursor is not one this API issued.", [FieldError("cursor", "Invalid cursor")]
-        ) from None
+    position = decode_cursor_as(CursorPosition, cursor)
     return position.created_at, position.id
 
 
@@ -228,16 +221,15 @@ def _accepted(booking: Any, location: str | None = None) -> Response:
 
 
 def _booking(row: Any) -> Booking:
-    currency = row["currency"]
     return Booking.model_validate(
         {
             **{name: row[name] for name in _BOOKING_COLUMNS},
-            "total": _money(row["total_minor"], currency),
+            "total": _dumped(total_of(row)),
             "payment": {"method": row["payment_method"]} if row["payment_method"] else None,
             "failure": {"code": row["failure_code"], "message": row["failure_message"] or ""}
             if row["failure_code"]
             else None,
-            "refund": _money(row["refund_minor"], currency),
+            "refund": _dumped(refund_of(row)),
         },
         strict=False,
     )
@@ -261,10 +253,8 @@ _BOOKING_COLUMNS = (
 )
 
 
-def _money(amount_minor: int | None, currency: str | None) -> dict[str, Any] | None:
-    if amount_minor is None or currency is None:
-        return None
-    return {"amount_minor": amount_minor, "currency": currency}
+def _dumped(money: BaseModel | None) -> dict[str, Any] | None:
+    return None if money is None else money.model_dump()
 
 
 def _transition(row: Any) -> Transition:

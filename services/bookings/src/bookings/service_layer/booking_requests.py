@@ -184,10 +184,13 @@ def _act(
     request_key: str | None = None,
 ) -> RowMapping:
     with unit_of_work() as uow:
-        booking = _visible(records.lock(uow.session, booking_id), viewer)
+        locked = records.lock(uow.session, booking_id)
+        if locked is None:
+            raise BookingNotFound()
+        booking, now = _visible(locked[0], viewer), locked[1]
         if request_key is not None and records.changed_by_request(uow.session, booking_id, request_key):
             return booking
-        changed = action(uow, booking, records.database_now(uow.session))
+        changed = action(uow, booking, now)
         uow.commit()
     return changed
 

@@ -60,9 +60,9 @@ FAILURE_OF_REJECTION = {
 
 def on_hold_reserved(event: HoldReserved, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules) -> None:
     """Price the booking from inventory's hold, and pay at once when the customer asked to; release if it is over."""
-    booking, now = _locked(uow, event.booking_id, envelope)
-    if booking is None:
+    if (locked := _locked(uow, event.booking_id, envelope)) is None:
         return
+    booking, now = locked
     status = Status(booking["status"])
     if status is not Status.PENDING:
         # A booking that was never reserved holds nothing by our account, so this hold is news and must go back;
@@ -111,9 +111,9 @@ def _too_large_to_pay() -> dict[str, Any]:
 
 def on_hold_rejected(event: HoldRejected, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules) -> None:
     """Fail a pending booking with inventory's reason."""
-    booking, now = _locked(uow, event.booking_id, envelope)
-    if booking is None:
+    if (locked := _locked(uow, event.booking_id, envelope)) is None:
         return
+    booking, now = locked
     if booking["status"] != Status.PENDING:
         _ignore(envelope, booking)
         return
@@ -131,9 +131,9 @@ def on_hold_rejected(event: HoldRejected, envelope: Envelope, uow: OutboxUnitOfW
 
 def on_hold_confirmed(event: HoldConfirmed, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules) -> None:
     """Confirm a paid booking; release items sold to a booking that never reached confirmed."""
-    booking, now = _locked(uow, event.booking_id, envelope)
-    if booking is None:
+    if (locked := _locked(uow, event.booking_id, envelope)) is None:
         return
+    booking, now = locked
     if booking["status"] == Status.CONFIRMING:
         move(uow, booking, Event.HOLD_CONFIRMED, Cause("inventory sold every item", envelope), rules, now)
     elif Status(booking["status"]).is_terminal and booking["confirmed_at"] is None:
@@ -147,9 +147,9 @@ def on_hold_confirm_rejected(
     event: HoldConfirmRejected, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules
 ) -> None:
     """The paid booking cannot be sold: refund everything, then fail it."""
-    booking, now = _locked(uow, event.booking_id, envelope)
-    if booking is None:
+    if (locked := _locked(uow, event.booking_id, envelope)) is None:
         return
+    booking, now = locked
     if booking["status"] != Status.CONFIRMING:
         _ignore(envelope, booking)
         return
@@ -185,9 +185,9 @@ def _fail_paid_booking(
 
 def on_hold_released(event: HoldReleased, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules) -> None:
     """A cancelling booking's items are free again."""
-    booking, now = _locked(uow, event.booking_id, envelope)
-    if booking is None:
+    if (locked := _locked(uow, event.booking_id, envelope)) is None:
         return
+    booking, now = locked
     if booking["status"] != Status.CANCELLING or not booking["awaiting_release"] or event.reason != CANCELLED:
         _ignore(envelope, booking)
         return
@@ -200,9 +200,9 @@ def on_hold_expired(event: HoldExpired, envelope: Envelope, uow: OutboxUnitOfWor
 
     A booking being paid waits for payments' answer: its confirm will be refused, and that refunds it.
     """
-    booking, now = _locked(uow, event.booking_id, envelope)
-    if booking is None:
+    if (locked := _locked(uow, event.booking_id, envelope)) is None:
         return
+    booking, now = locked
     if booking["status"] == Status.RESERVED:
         move(uow, booking, Event.EXPIRE, Cause("inventory released the lapsed hold", envelope), rules, now)
     elif booking["status"] == Status.CONFIRMING:
@@ -219,9 +219,9 @@ def on_hold_expired(event: HoldExpired, envelope: Envelope, uow: OutboxUnitOfWor
 
 def on_debit_succeeded(event: DebitSucceeded, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules) -> None:
     """Paid: ask inventory to sell. Money for a booking that can no longer use it goes straight back."""
-    booking, now = _locked(uow, event.booking_id, envelope)
-    if booking is None:
+    if (locked := _locked(uow, event.booking_id, envelope)) is None:
         return
+    booking, now = locked
     if booking["debit_transaction_id"] == event.transaction_id:
         _ignore(envelope, booking)
         return
@@ -236,9 +236,9 @@ def on_debit_succeeded(event: DebitSucceeded, envelope: Envelope, uow: OutboxUni
 
 def on_debit_declined(event: DebitDeclined, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules) -> None:
     """Not paid: back to reserved with the reason, so the customer can top up and pay again before expiry."""
-    booking, now = _locked(uow, event.booking_id, envelope)
-    if booking is None:
+    if (locked := _locked(uow, event.booking_id, envelope)) is None:
         return
+    booking, now = locked
     current_key = debit_key(booking["id"], max(booking["payment_attempts"], 1))
     if booking["status"] != Status.PAYMENT_PENDING or event.idempotency_key != current_key:
         _ignore(envelope, booking)
@@ -257,9 +257,9 @@ def on_debit_declined(event: DebitDeclined, envelope: Envelope, uow: OutboxUnitO
 
 def on_refund_succeeded(event: RefundSucceeded, envelope: Envelope, uow: OutboxUnitOfWork, rules: SagaRules) -> None:
     """Record what came back; a cancelling booking's refund settles its side of the cancellation."""
-    booking, now = _locked(uow, event.booking_id, envelope)
-    if booking is None:
+    if (locked := _locked(uow, event.booking_id, envelope)) is None:
         return
+    booking, now = locked
     values: dict[str, Any] = {}
     if event.refunded_total.amount_minor > (booking["refund_minor"] or 0):
         values["refund_minor"] = event.refunded_total.amount_minor
@@ -292,12 +292,12 @@ def _settle_cancellation(
 # Handling a reply --------------------------------------------------------------------------------------------
 
 
-def _locked(uow: OutboxUnitOfWork, booking_id: uuid.UUID, envelope: Envelope) -> tuple[RowMapping | None, datetime]:
-    booking = records.lock(uow.session, booking_id)
-    if booking is None:
+def _locked(uow: OutboxUnitOfWork, booking_id: uuid.UUID, envelope: Envelope) -> tuple[RowMapping, datetime] | None:
+    locked = records.lock(uow.session, booking_id)
+    if locked is None:
         # Commands are only sent for committed bookings, so this is another deployment's traffic: nothing to do.
         log.warning("reply_for_unknown_booking", booking_id=str(booking_id), message_id=str(envelope.id))
-    return booking, records.database_now(uow.session)
+    return locked
 
 
 def _ignore(envelope: Envelope, booking: RowMapping) -> None:

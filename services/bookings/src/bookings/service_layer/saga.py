@@ -36,6 +36,7 @@ from tripline.contracts.payments import (
     refund_key,
 )
 from tripline.contracts.values import Money
+from tripline.db import database_now
 from tripline.messaging.contracts import Contract
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.outbox import OutboxUnitOfWork
@@ -122,7 +123,7 @@ def open_booking(
     pay_by: str | None,
 ) -> RowMapping | None:
     """Write a new pending booking and ask inventory to hold its items; None if ``booking_id`` already exists."""
-    now = records.database_now(uow.session)
+    now = database_now(uow.session)
     booking = records.add(
         uow.session,
         id=booking_id,

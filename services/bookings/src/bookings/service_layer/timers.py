@@ -16,6 +16,7 @@ from sqlalchemy import RowMapping
 from bookings.adapters import booking_records as records
 from bookings.domain.lifecycle import Event, Status
 from bookings.service_layer.saga import EXPIRED, Cause, SagaRules, move, send_release
+from tripline.db import database_now
 from tripline.messaging.outbox import OutboxUnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -56,7 +57,7 @@ def _until_none_due(
     while True:
         with unit_of_work() as uow:
             due = records.claim_due(uow.session, status, due_column, BATCH)
-            now = records.database_now(uow.session)
+            now = database_now(uow.session)
             for booking in due:
                 _each_on_its_own(uow, booking, rules, now, action)
             uow.commit()

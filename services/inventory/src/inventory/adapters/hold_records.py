@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import RowMapping, func, insert, select, text, update
+from sqlalchemy import RowMapping, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.orm import Session
 
@@ -70,8 +70,3 @@ def next_lapsed(session: Session, grace_seconds: float) -> uuid.UUID | None:
         .limit(1)
         .with_for_update(skip_locked=True)
     ).scalar_one_or_none()
-
-
-def database_now(session: Session) -> datetime:
-    """The transaction's start time on the database clock, the one clock every hold deadline is kept on."""
-    return session.execute(select(func.now())).scalar_one()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from flask import Blueprint, Response, request
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, StringConstraints
 
 from inventory.config import InventorySettings
 from inventory.domain.approvals import ApprovalStatus, Decision
@@ -19,9 +19,8 @@ from inventory.service_layer.suppliers import OPERATOR, OWNER, Position, Row, Su
 from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
 from tripline.http.openapi import documented
-from tripline.http.problems import FieldError, bad_request
 from tripline.http.responses import Timestamp, answer, created
-from tripline.http.validation import ApiModel, PageQuery, decode_cursor, encode_cursor, parse_body, parse_query
+from tripline.http.validation import ApiModel, PageQuery, decode_cursor_as, encode_cursor, parse_body, parse_query
 from tripline.messaging.outbox import OutboxUnitOfWork
 from tripline.timestamps import rfc3339
 
@@ -255,12 +254,7 @@ def _decision_text(decision: Decision) -> str | None:
 
 
 def _position(cursor: str) -> Position:
-    try:
-        position = _CursorPosition.model_validate(decode_cursor(cursor))
-    except ValidationError:
-        raise bad_request(
-            "invalid_cursor", "The cursor is not one this API issued.", [FieldError("cursor", "Invalid cursor")]
-        ) from None
+    position = decode_cursor_as(_CursorPosition, cursor)
     return Position(submitted_at=position.submitted_at, id=position.id)
 
 

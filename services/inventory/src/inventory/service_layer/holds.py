@@ -46,6 +46,7 @@ from tripline.contracts.inventory import (
     ReserveInventory,
 )
 from tripline.contracts.values import Money
+from tripline.db import database_now
 from tripline.messaging.contracts import Contract
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.outbox import OutboxUnitOfWork
@@ -58,7 +59,7 @@ def reserve_inventory(command: ReserveInventory, envelope: Envelope, uow: Outbox
         # Asked again (a retry, or a reserve after a release): the first decision stands.
         _reply(uow, booking_id, _standing_decision(uow, booking_id), envelope)
         return
-    now = hold_records.database_now(uow.session)
+    now = database_now(uow.session)
     attempt = uow.session.begin_nested()
     try:
         items = _take_items(uow, command, now)
@@ -76,7 +77,7 @@ def confirm_hold(command: ConfirmHold, envelope: Envelope, uow: OutboxUnitOfWork
     """Sell a live or in-grace hold (``hold.confirmed``), else ``hold.confirm_rejected``."""
     booking_id = command.booking_id
     hold = hold_records.lock(uow.session, booking_id)
-    now = hold_records.database_now(uow.session)
+    now = database_now(uow.session)
     if hold is None:
         reply: Contract = HoldConfirmRejected(
             booking_id=booking_id, reason="hold_unknown", detail="No hold was ever placed."
@@ -97,7 +98,7 @@ def confirm_hold(command: ConfirmHold, envelope: Envelope, uow: OutboxUnitOfWork
 def release_hold(command: ReleaseHold, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
     """Free the booking's seats and rooms, held or sold; a release with no hold leaves a tombstone."""
     booking_id = command.booking_id
-    now = hold_records.database_now(uow.session)
+    now = database_now(uow.session)
     was_held = False
     if hold_records.claim(uow.session, booking_id, HoldStatus.RELEASED, reason=command.reason):
         # No hold yet: this row is the tombstone, so a reserve arriving after its own release is rejected.
@@ -119,7 +120,7 @@ def expire_one_lapsed_hold(uow: OutboxUnitOfWork, grace: timedelta) -> bool:
     booking_id = hold_records.next_lapsed(uow.session, grace.total_seconds())
     if booking_id is None:
         return False
-    _expire(uow, booking_id, hold_records.database_now(uow.session))
+    _expire(uow, booking_id, database_now(uow.session))
     return True
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, g
-from pydantic import BaseModel, Field, StrictInt, StringConstraints, ValidationError
+from pydantic import BaseModel, Field, StrictInt, StringConstraints
 
 from payments.adapters.providers import ChargeDeclined, TopUpProvider
 from payments.config import PaymentsSettings
@@ -30,7 +30,15 @@ from tripline.http.problems import (
     not_found,
 )
 from tripline.http.responses import Timestamp, answer, created
-from tripline.http.validation import ApiModel, Money, PageQuery, decode_cursor, encode_cursor, parse_body, parse_query
+from tripline.http.validation import (
+    ApiModel,
+    Money,
+    PageQuery,
+    decode_cursor_as,
+    encode_cursor,
+    parse_body,
+    parse_query,
+)
 
 UnitOfWorkFactory = wallets.UnitOfWorkFactory
 TAGS = ("wallets",)
@@ -246,12 +254,7 @@ def _key() -> str:
 
 
 def _position(cursor: str) -> int:
-    try:
-        return _CursorPosition.model_validate(decode_cursor(cursor)).before_entry
-    except ValidationError:
-        raise bad_request(
-            "invalid_cursor", "The cursor is not one this API issued.", [FieldError("cursor", "Invalid cursor")]
-        ) from None
+    return decode_cursor_as(_CursorPosition, cursor).before_entry
 
 
 def _wallet(wallet: Wallet) -> WalletView:
