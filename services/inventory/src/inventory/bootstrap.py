@@ -16,7 +16,8 @@ from inventory.entrypoints.hotels_api import hotels_blueprint
 from inventory.entrypoints.suppliers_api import suppliers_blueprint
 from inventory.service_layer.holds import confirm_hold, release_hold, release_lapsed_holds, reserve_inventory
 from inventory.service_layer.probes import answer_probe
-from tripline.contracts.inventory import ConfirmHold, ReleaseHold, ReserveInventory
+from inventory.service_layer.snapshot import announce_requested_snapshots, record_snapshot_request
+from tripline.contracts.inventory import AnnounceSnapshot, ConfirmHold, ReleaseHold, ReserveInventory
 from tripline.http.app import create_service_app
 from tripline.messaging.contracts import Contract, ProbeRequested
 from tripline.messaging.inbox import Handler
@@ -39,12 +40,13 @@ def build_app(settings: InventorySettings) -> Flask:
 
 
 def build_worker(settings: InventorySettings) -> WorkerDefinition:
-    """The worker: relay, the hold command consumer and the hold sweeper."""
+    """The worker: relay, the command consumer, the hold sweeper and the snapshot announcer."""
     grace = timedelta(seconds=settings.hold_grace_seconds)
     handlers: dict[type[Contract], Handler[OutboxUnitOfWork]] = {
         ReserveInventory: reserve_inventory,
         ConfirmHold: partial(confirm_hold, grace=grace),
         ReleaseHold: release_hold,
+        AnnounceSnapshot: record_snapshot_request,
         ProbeRequested: answer_probe,
     }
     worker = define_worker(
@@ -55,4 +57,6 @@ def build_worker(settings: InventorySettings) -> WorkerDefinition:
         subscriptions=(Subscription(COMMANDS, handlers),),
     )
     sweeper = every(settings.hold_sweep_seconds, partial(release_lapsed_holds, worker.unit_of_work, grace))
-    return replace(worker, timers=(*worker.timers, sweeper))
+    # A timer of its own: a snapshot of a large catalogue takes a while, and must not delay the sweeper.
+    announcer = every(settings.hold_sweep_seconds, partial(announce_requested_snapshots, worker.unit_of_work))
+    return replace(worker, timers=(*worker.timers, sweeper, announcer))

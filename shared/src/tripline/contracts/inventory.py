@@ -18,6 +18,12 @@ MAX_ITEMS = 5
 MAX_SEATS_PER_ITEM = 100
 MAX_ROOMS_PER_ITEM = 100
 MAX_GUESTS_PER_ITEM = 1_000
+MAX_STAY_NIGHTS = 30
+MAX_PLACE_NAME_LENGTH = 100
+# Amenities are short tokens (``ac``, ``wifi``, ``pool``) that buses, hotels and room types advertise.
+AMENITY_PATTERN = r"[a-z0-9_]{1,32}"
+
+BusType = Literal["seater", "sleeper", "semi_sleeper"]
 
 Version = Annotated[int, Field(ge=1)]
 
@@ -327,3 +333,31 @@ class RoomNightsChanged(Contract):
     room_type_id: uuid.UUID
     hotel_id: uuid.UUID
     nights: list[RoomNight]
+
+
+# Snapshots, for rebuilding a read model ------------------------------------------------------------------------
+
+
+class AnnounceSnapshot(Contract):
+    """Re-announce every operator, owner, schedule, hotel and room night (search sends it to rebuild)."""
+
+    TYPE: ClassVar[str] = "inventory.announce_snapshot"
+    VERSION: ClassVar[int] = 1
+    SUBJECT: ClassVar[str] = "inventory.cmd.announce_snapshot"
+
+    request_id: uuid.UUID
+
+
+class SnapshotAnnounced(Contract):
+    """Every aggregate of the snapshot ``request_id`` asked for was announced before this event.
+
+    ``counts`` says how many events of each kind the snapshot queued, keyed by the event's subject suffix
+    (``schedule.upserted``, ``room_nights.changed``, ...).
+    """
+
+    TYPE: ClassVar[str] = "inventory.snapshot_announced"
+    VERSION: ClassVar[int] = 1
+    SUBJECT: ClassVar[str] = "inventory.evt.snapshot.announced"
+
+    request_id: uuid.UUID
+    counts: dict[str, int]

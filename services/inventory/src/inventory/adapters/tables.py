@@ -209,3 +209,15 @@ hold_items = Table(
     Column("item", JSONB, nullable=False),
     PrimaryKeyConstraint("booking_id", "position"),
 )
+
+snapshot_requests = Table(
+    "snapshot_requests",
+    metadata,
+    # Chosen by the requester (search), so a repeated request is the same snapshot.
+    Column("request_id", Uuid, primary_key=True),
+    Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Both stay null until the worker has announced every aggregate for this request.
+    Column("announced_at", DateTime(timezone=True)),
+    Column("counts", JSONB),
+    Index("ix_snapshot_requests_pending", "requested_at", postgresql_where=text("announced_at IS NULL")),
+)

@@ -6,9 +6,10 @@ import re
 from collections.abc import Sequence
 
 from inventory.domain.violations import Violation, item_violations
+from tripline.contracts.inventory import AMENITY_PATTERN
 
 MAX_AMENITIES = 30
-AMENITY = re.compile(r"[a-z0-9_]{1,32}")
+AMENITY = re.compile(AMENITY_PATTERN)
 
 
 def amenity_violations(amenities: Sequence[str]) -> list[Violation]:

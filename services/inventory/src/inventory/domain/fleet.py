@@ -11,13 +11,12 @@ from typing import Literal
 
 from inventory.domain.amenities import amenity_violations
 from inventory.domain.violations import RulesBroken, Violation, item_violations, unit_price_violations
+from tripline.contracts.inventory import MAX_PLACE_NAME_LENGTH, BusType
 
-BusType = Literal["seater", "sleeper", "semi_sleeper"]
 ShownSeatStatus = Literal["available", "held", "sold"]
 
 MAX_SEATS = 100
 MAX_REGISTRATION_LENGTH = 20
-MAX_PLACE_NAME_LENGTH = 100
 SEAT_LABEL = re.compile(r"[A-Za-z0-9-]{1,8}")
 
 # Inside inventory a seat is free, held or sold; travellers read "free" as "available".

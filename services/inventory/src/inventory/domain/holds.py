@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from inventory.domain.approvals import is_sellable
 from inventory.domain.fleet import ScheduleStatus
 from inventory.domain.stays import NightRange
+from tripline.contracts.inventory import MAX_STAY_NIGHTS
 
 # Hotels publish no local times here, so a stay is taken to run from 14:00 UTC on the check-in date to 11:00 UTC
 # on the check-out date: the customary hotel hours, used for refund windows and completion downstream.
 CHECK_IN_TIME = time(14, tzinfo=UTC)
 CHECK_OUT_TIME = time(11, tzinfo=UTC)
-MAX_STAY_NIGHTS = 30
 
 
 class HoldStatus(enum.StrEnum):

@@ -2,6 +2,21 @@
 
 Each event carries the aggregate's current version, so a read model that already holds it ignores the repeat.
 Aggregates are announced in batches, one transaction each, so a large catalogue never holds one long transaction.
+
+Search asks with ``AnnounceSnapshot``. Its handler only records the request (the consumer also carries holds and
+must stay quick); the worker's timer answers it later:
+
+1. it locks every request pending when the run starts, ``FOR UPDATE SKIP LOCKED`` in a session of its own, so a
+   second worker replica never announces the same requests (it skips them, and takes only newer ones). That
+   transaction stays open, idle, for the whole run: it holds those rows' locks and nothing else;
+2. it announces everything once, in batches that commit on their own;
+3. in the locking transaction it marks each of those requests announced with the counts, and queues one
+   ``SnapshotAnnounced`` per request. Queued last, it is relayed after every event of the snapshot.
+
+Requests pending together are answered by one snapshot: every event was read after each of them arrived, which is
+all a request asks for. A request that arrives during a run waits for the next one, since the run may already have
+passed the aggregates it wants re-read. A crash before step 3 leaves the requests pending and unlocked, and the
+next run announces everything again from the start: repeated events are harmless for the reason above.
 """
 
 from __future__ import annotations
@@ -10,19 +25,33 @@ import uuid
 from collections.abc import Callable, Iterator
 from itertools import groupby
 
-from sqlalchemy import Table, select
+import structlog
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.orm import Session
 
-from inventory.adapters.tables import hotels, operators, property_owners, room_nights, room_types, schedules
+from inventory.adapters.tables import (
+    hotels,
+    operators,
+    property_owners,
+    room_nights,
+    room_types,
+    schedules,
+    snapshot_requests,
+)
 from inventory.service_layer.announcements import (
     hotel_upserted,
     room_nights_changed,
     schedule_upserted,
     supplier_status_changed,
 )
+from tripline.contracts.inventory import AnnounceSnapshot, SnapshotAnnounced
+from tripline.failpoints import failpoint
 from tripline.messaging.contracts import Contract
+from tripline.messaging.envelope import Envelope
 from tripline.messaging.outbox import OutboxUnitOfWork
 
+log = structlog.get_logger(__name__)
 BATCH = 500
 Announcer = Callable[[OutboxUnitOfWork, list[uuid.UUID]], int]  # queues events for a batch of ids; returns how many
 
@@ -43,6 +72,48 @@ def announce_everything(unit_of_work: Callable[[], OutboxUnitOfWork]) -> dict[st
                 counts[kind] += announce(uow, batch)
                 uow.commit()
     return counts
+
+
+def record_snapshot_request(command: AnnounceSnapshot, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
+    """Remember that a snapshot was asked for; the worker's timer announces it. A repeated request id is one."""
+    uow.session.execute(upsert(snapshot_requests).values(request_id=command.request_id).on_conflict_do_nothing())
+
+
+def announce_requested_snapshots(unit_of_work: Callable[[], OutboxUnitOfWork]) -> int:
+    """Announce everything once for the requests pending now and answer each; returns how many were answered."""
+    with unit_of_work() as claim:
+        requests = _lock_pending_requests(claim.session)
+        if not requests:
+            return 0
+        counts = announce_everything(unit_of_work)
+        failpoint("snapshot.before_answered")
+        _mark_announced(claim.session, requests, counts)
+        for request_id in requests:
+            claim.outbox.add(SnapshotAnnounced(request_id=request_id, counts=counts), correlation_id=str(request_id))
+        claim.commit()
+    log.info("snapshot_announced", requests=[str(request_id) for request_id in requests], counts=counts)
+    return len(requests)
+
+
+def _lock_pending_requests(session: Session) -> list[uuid.UUID]:
+    """Every request not yet announced, oldest first, locked; requests another worker is announcing are skipped."""
+    return list(
+        session.execute(
+            select(snapshot_requests.c.request_id)
+            .where(snapshot_requests.c.announced_at.is_(None))
+            .order_by(snapshot_requests.c.requested_at, snapshot_requests.c.request_id)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+
+
+def _mark_announced(session: Session, requests: list[uuid.UUID], counts: dict[str, int]) -> None:
+    session.execute(
+        update(snapshot_requests)
+        .where(snapshot_requests.c.request_id.in_(requests))
+        # clock_timestamp, not now(): this transaction began when the run started, not when it finished.
+        .values(announced_at=func.clock_timestamp(), counts=counts)
+    )
 
 
 def _suppliers(kind: str, table: Table) -> Announcer:
