@@ -13,11 +13,10 @@ from typing import Any, cast
 
 import structlog
 from flask import Blueprint, Flask, Response, request
-from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from tripline.http.field_errors import FieldError, field_errors
+from tripline.http.field_errors import FieldError
 from tripline.http.request_context import current_request_id
 
 __all__ = [  # FieldError is re-exported so callers build problems from this module alone
@@ -225,10 +224,13 @@ def _responder(problem: Callable[[Any], Problem]) -> Callable[[Exception], Respo
 
 
 def install_problem_handlers(app: Flask) -> None:
-    """Make every error the app can raise answer as problem+json."""
+    """Make every error the app can raise answer as problem+json.
+
+    Input is validated by ``parse_body`` and ``parse_query``, which answer 400 themselves; a pydantic error that
+    escapes a view is a response the server failed to build, so it is the 500 it is, never a 400.
+    """
     app.register_error_handler(Problem, _render_problem)
     app.register_error_handler(HTTPException, _render_http_exception)
-    app.register_error_handler(ValidationError, _render_validation_error)
     app.register_error_handler(Exception, _render_unexpected)
 
 
@@ -259,10 +261,6 @@ def _render_http_exception(error: HTTPException) -> WerkzeugResponse:
     code, detail = _HTTP_PROBLEMS.get(status, (_code_for(status), _phrase(status)))
     headers = {name: value for name, value in error.get_headers() if name in _KEPT_HEADERS}
     return Problem(status, code, _phrase(status), detail, headers=headers).to_response()
-
-
-def _render_validation_error(error: ValidationError) -> Response:
-    return validation_failed(field_errors(error)).to_response()
 
 
 def _render_unexpected(error: Exception) -> Response:

@@ -1,0 +1,111 @@
+"""Hotel search in SQL: room types free every night of the stay, in active hotels of approved owners.
+
+One statement: ``fitting`` keeps each room type whose nights all have the rooms (and prices its stay),
+``priced`` groups them by hotel with the cheapest stay, and the page joins the hotels in sort order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Date, Select, Text, cast, func, literal, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import CTE
+
+from search.adapters.tables import APPROVED, hotels, property_owners, room_nights, room_types
+from search.domain.criteria import HotelPosition, StayCriteria, place_key
+
+
+def find_hotels(session: Session, criteria: StayCriteria, after: HotelPosition | None, limit: int) -> list[RowMapping]:
+    """Up to ``limit`` hotels with at least one fitting room type, in the criteria's sort order after ``after``."""
+    return list(session.execute(hotels_statement(criteria, after, limit)).mappings())
+
+
+def hotels_statement(criteria: StayCriteria, after: HotelPosition | None, limit: int) -> Select[Any]:
+    """The query ``find_hotels`` runs."""
+    priced = _priced(_fitting(criteria))
+    rank: ColumnElement[int] = -hotels.c.stars if criteria.sort == "stars" else literal(0)
+    query = (
+        select(hotels, priced.c.min_price_minor, priced.c.currency, priced.c.room_types, rank.label("rank"))
+        .join(priced, priced.c.hotel_id == hotels.c.id)
+        .order_by(rank, priced.c.min_price_minor, hotels.c.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(
+            tuple_(rank, priced.c.min_price_minor, hotels.c.id)
+            > tuple_(literal(after.rank), literal(after.min_price_minor), literal(after.hotel_id))
+        )
+    return query
+
+
+def _fitting(criteria: StayCriteria) -> CTE:
+    """Each room type with ``rooms`` free on every night of the stay, with the stay's price per room."""
+    today = cast(func.timezone("UTC", func.now()), Date)
+    query: Select[Any] = (
+        select(
+            room_types.c.hotel_id,
+            room_types.c.id,
+            room_types.c.name,
+            room_types.c.capacity,
+            func.min(room_nights.c.available).label("available_rooms"),
+            # sum() of bigint is numeric in PostgreSQL: back to bigint, which holds any stay's price.
+            cast(func.sum(room_nights.c.rate_minor), BigInteger).label("total_minor"),
+            func.min(room_nights.c.currency).label("currency"),
+        )
+        .join(room_nights, room_nights.c.room_type_id == room_types.c.id)
+        .join(hotels, hotels.c.id == room_types.c.hotel_id)
+        .join(property_owners, property_owners.c.id == hotels.c.owner_id)
+        .where(
+            hotels.c.city_key == place_key(criteria.city),
+            hotels.c.is_active,
+            property_owners.c.approval_status == APPROVED,
+            room_types.c.capacity * criteria.rooms >= criteria.guests,
+            room_nights.c.night >= criteria.check_in,
+            room_nights.c.night < criteria.check_out,
+            room_nights.c.night >= today,  # a stay that began in the past is not for sale
+            room_nights.c.available >= criteria.rooms,
+        )
+        .group_by(room_types.c.id)
+        # Every night of the stay must be there: a night inventory never announced has no rooms to sell.
+        .having(func.count() == criteria.nights)
+    )
+    if criteria.min_stars is not None:
+        query = query.where(hotels.c.stars >= criteria.min_stars)
+    if criteria.amenities:
+        query = query.where(hotels.c.amenities.contains(cast(list(criteria.amenities), ARRAY(Text))))
+    if criteria.max_price_minor is not None:
+        query = query.having(func.sum(room_nights.c.rate_minor) <= criteria.max_price_minor)
+    return query.cte("fitting")
+
+
+def _priced(fitting: CTE) -> CTE:
+    """Per hotel: the cheapest fitting stay and every fitting room type, cheapest first."""
+    room_type = func.json_build_object(
+        "room_type_id",
+        fitting.c.id,
+        "name",
+        fitting.c.name,
+        "capacity",
+        fitting.c.capacity,
+        "available_rooms",
+        fitting.c.available_rooms,
+        "total_minor",
+        fitting.c.total_minor,
+        "currency",
+        fitting.c.currency,
+    )
+    return (
+        select(
+            fitting.c.hotel_id,
+            func.min(fitting.c.total_minor).label("min_price_minor"),
+            func.min(fitting.c.currency).label("currency"),
+            func.json_agg(aggregate_order_by(room_type, fitting.c.total_minor, fitting.c.name, fitting.c.id)).label(
+                "room_types"
+            ),
+        )
+        .group_by(fitting.c.hotel_id)
+        .cte("priced")
+    )

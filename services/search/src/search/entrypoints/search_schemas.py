@@ -1,0 +1,176 @@
+"""The shapes of ``/v1/search``: query strings in, pages of trips and hotels out, and the cursors between pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
+
+from search.domain.criteria import BusSort, HotelSort, place_key
+from tripline.contracts.inventory import (
+    AMENITY_PATTERN,
+    MAX_GUESTS_PER_ITEM,
+    MAX_PLACE_NAME_LENGTH,
+    MAX_ROOMS_PER_ITEM,
+    MAX_SEATS_PER_ITEM,
+    MAX_STAY_NIGHTS,
+    BusType,
+)
+from tripline.http.responses import Timestamp
+from tripline.http.validation import MAX_AMOUNT_MINOR, ApiModel, Money, PageQuery
+
+MAX_AMENITY_FILTERS = 30
+_AMENITY = re.compile(AMENITY_PATTERN)
+
+
+def _a_place(name: str) -> str:
+    if not place_key(name):
+        raise ValueError("Must not be blank")
+    return name
+
+
+def _amenity_list(value: object) -> object:
+    """``wifi,pool``, or the parameter repeated, as one list of tokens."""
+    values = value if isinstance(value, list) else [value]
+    texts = [item for item in values if isinstance(item, str)]
+    if len(texts) != len(values):
+        return value  # not text: the list validation reports it
+    return [token.strip().lower() for item in texts for token in item.split(",") if token.strip()]
+
+
+def _amenity(token: str) -> str:
+    if not _AMENITY.fullmatch(token):
+        raise ValueError("Amenity must be 1 to 32 of a-z, 0-9 and _")
+    return token
+
+
+Place = Annotated[str, Field(min_length=1, max_length=MAX_PLACE_NAME_LENGTH), AfterValidator(_a_place)]
+AmountMinor = Annotated[int, Field(ge=0, le=MAX_AMOUNT_MINOR)]
+Amenities = Annotated[
+    list[Annotated[str, AfterValidator(_amenity)]],
+    BeforeValidator(_amenity_list),
+    Field(max_length=MAX_AMENITY_FILTERS, description="Comma-separated, e.g. wifi,pool; every one must be offered"),
+]
+
+
+# Queries -------------------------------------------------------------------------------------------------------
+
+
+class BusQuery(PageQuery):
+    """``GET /v1/search/buses``."""
+
+    origin: Place
+    destination: Place
+    date: Annotated[dt.date, Field(description="The departure's date in UTC")]
+    seats: Annotated[int, Field(ge=1, le=MAX_SEATS_PER_ITEM)] = 1
+    sort: BusSort = "departure"
+    max_fare_minor: AmountMinor | None = None
+    bus_type: BusType | None = None
+
+
+class HotelQuery(PageQuery):
+    """``GET /v1/search/hotels``."""
+
+    city: Place
+    check_in: dt.date
+    check_out: dt.date
+    rooms: Annotated[int, Field(ge=1, le=MAX_ROOMS_PER_ITEM)] = 1
+    guests: Annotated[int, Field(ge=1, le=MAX_GUESTS_PER_ITEM)] = 1
+    sort: HotelSort = "price"
+    min_stars: Annotated[int, Field(ge=1, le=5)] | None = None
+    max_price_minor: Annotated[AmountMinor | None, Field(description="Most a room may cost for the whole stay")] = None
+    amenities: Amenities = Field(default_factory=list)
+
+    @field_validator("check_out")
+    @classmethod
+    def _a_stay(cls, check_out: dt.date, info: ValidationInfo) -> dt.date:
+        check_in = info.data.get("check_in")  # absent when check_in itself was invalid, and reported
+        if check_in is not None and not check_in < check_out <= check_in + dt.timedelta(days=MAX_STAY_NIGHTS):
+            raise ValueError(f"Must be 1 to {MAX_STAY_NIGHTS} nights after check_in")
+        return check_out
+
+
+# Results -------------------------------------------------------------------------------------------------------
+
+
+class OperatorRef(ApiModel):
+    """Who runs the bus."""
+
+    id: uuid.UUID
+    name: str
+
+
+class Trip(ApiModel):
+    """One departure with free seats."""
+
+    schedule_id: uuid.UUID
+    operator: OperatorRef
+    origin: str
+    destination: str
+    departs_at: Timestamp
+    arrives_at: Timestamp
+    duration_minutes: int
+    fare: Money
+    available_seats: int
+    bus_type: str
+    amenities: list[str]
+
+
+class TripPage(ApiModel):
+    """Trips in the requested order."""
+
+    items: list[Trip]
+    next_cursor: str | None
+
+
+class RoomOffer(ApiModel):
+    """A room type with the rooms free every night of the stay; ``total_price`` is the stay's price per room."""
+
+    room_type_id: uuid.UUID
+    name: str
+    capacity: int
+    available_rooms: int
+    total_price: Money
+
+
+class HotelOffer(ApiModel):
+    """A hotel with at least one fitting room type; ``min_price`` is the cheapest of their stay prices."""
+
+    hotel_id: uuid.UUID
+    name: str
+    city: str
+    stars: int
+    amenities: list[str]
+    min_price: Money
+    room_types: list[RoomOffer]
+
+
+class HotelPage(ApiModel):
+    """Hotels in the requested order."""
+
+    items: list[HotelOffer]
+    next_cursor: str | None
+
+
+# Cursors -------------------------------------------------------------------------------------------------------
+
+
+class TripCursor(BaseModel):
+    """Where a page of trips ends, and the sort it was read in."""
+
+    sort: BusSort
+    rank: int
+    departs_at: dt.datetime
+    schedule_id: uuid.UUID
+
+
+class HotelCursor(BaseModel):
+    """Where a page of hotels ends, and the sort it was read in."""
+
+    sort: HotelSort
+    rank: int
+    min_price_minor: int
+    hotel_id: uuid.UUID
