@@ -9,8 +9,11 @@ PACKAGES := shared deploy/devstack services/inventory services/bookings services
 STAMP := $(VENV)/.installed
 SUB ?= alice
 ROLE ?= customer
+STATE_DIR ?= .dev
+SERVICE ?= search
+ARGS ?= --help
 
-.PHONY: help install run up down status test lint token
+.PHONY: help install run up down status test lint token cli
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -47,3 +50,7 @@ lint: install ## ruff and mypy
 
 token: install ## print a development token: make token SUB=alice ROLE=customer
 	@$(VENV)/bin/tripline-token --sub "$(SUB)" --role "$(ROLE)"
+
+cli: install ## a service's operator command on the running stack: make cli SERVICE=search ARGS=rebuild
+	@test -f "$(STATE_DIR)/stack.env" || { echo "no stack in $(STATE_DIR): start it with make up" >&2; exit 1; }
+	@$(VENV)/bin/honcho run -e "$(STATE_DIR)/stack.env" $(PY) -m $(SERVICE).entrypoints.cli $(ARGS)
