@@ -49,6 +49,19 @@ def test_reserved_stay_is_priced_night_by_night(desk: HoldDesk, room_type_id: uu
     assert [night["available"] for night in changed["nights"]] == [1, 1]
 
 
+def test_selling_a_stay_tells_search_the_nights_new_versions(
+    desk: HoldDesk, room_type_id: uuid.UUID, database_url: str
+) -> None:
+    booking = uuid.uuid4()
+    desk.reserve(booking, rooms(room_type_id, TOMORROW, TOMORROW + timedelta(days=2), count=2))
+
+    desk.confirm(booking)
+
+    reserved, sold = outbox_payloads(database_url, "inventory.evt.room_nights.changed")
+    assert [night["available"] for night in sold["nights"]] == [1, 1]  # held or sold, the rooms are taken
+    assert [night["version"] for night in sold["nights"]] == [night["version"] + 1 for night in reserved["nights"]]
+
+
 @pytest.mark.parametrize(("count", "guests", "outcome"), [(1, 2, "reserved"), (2, 4, "reserved"), (1, 3, "rejected")])
 def test_a_stay_holds_only_as_many_guests_as_its_rooms_sleep(
     desk: HoldDesk, room_type_id: uuid.UUID, database_url: str, count: int, guests: int, outcome: str

@@ -220,9 +220,10 @@ def _count_seats(uow: OutboxUnitOfWork, changes: Counter[uuid.UUID]) -> None:
 def _sell(uow: OutboxUnitOfWork, booking_id: uuid.UUID, now: datetime) -> None:
     stock.sell_seats(uow.session, booking_id)
     for item in _stays(uow, booking_id):
-        # Held rooms become sold: availability is unchanged, so search is not told (the nights' versions still
-        # move on, which only makes the next event for them win, as it should).
-        stock.shift_nights(uow.session, *_stay(item), held=-item.rooms, sold=item.rooms)
+        # Held rooms become sold: availability is unchanged, but the nights' versions move on, and search is told
+        # so that its read model holds the versions a snapshot would announce (a rebuild then changes nothing).
+        nights = stock.shift_nights(uow.session, *_stay(item), held=-item.rooms, sold=item.rooms)
+        uow.outbox.add(room_nights_changed(item.room_type_id, item.hotel_id, nights))
     hold_records.record_outcome(uow.session, booking_id, HoldStatus.CONFIRMED, confirmed_at=now)
 
 
