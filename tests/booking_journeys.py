@@ -15,11 +15,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import requests
-from nats.js import JetStreamContext
 
 from tripline.testing import bearer
 
-from .platform import ADMIN, Platform, Process, on_jetstream, wait_for
+from .platform import ADMIN, Platform, Process, wait_for
 
 SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]  # 40 seats
 FARE = 90_000
@@ -196,50 +195,12 @@ class Journeys:
     # Messages ------------------------------------------------------------------------------------------------
 
     def wait_until_quiet(self, timeout: float = 30) -> None:
-        """Until every outbox row is published and every consumer has acknowledged everything, twice running.
-
-        Twice, with nothing published in between: a handler that commits its reply just after one look is seen
-        in the next, either as an unpublished row or as a new message its consumer has not yet acknowledged.
-        """
-        previous: tuple[Any, ...] | None = None
-
-        def quiet_twice() -> bool:
-            nonlocal previous
-            idle, marks = self._activity()
-            settled = idle and marks == previous
-            previous = marks if idle else None
-            return settled
-
-        wait_for(quiet_twice, timeout=timeout, interval=0.3, what="every message published and acknowledged")
+        """Until every command and reply of the saga is published and acknowledged (see ``Platform``)."""
+        self.platform.wait_until_quiet(MESSENGERS, timeout=timeout)
 
     def dead_letters(self) -> int:
         """Messages some consumer gave up on."""
-
-        async def count(js: JetStreamContext) -> int:
-            return int((await js.stream_info("DLQ")).state.messages)
-
-        return on_jetstream(self.platform.env["NATS_URL"], count)
-
-    def _activity(self) -> tuple[bool, tuple[Any, ...]]:
-        outboxes = tuple(
-            self.platform.sql(service, "SELECT count(*), count(*) FILTER (WHERE published_at IS NULL) FROM outbox")[0]
-            for service in MESSENGERS
-        )
-        streams, consumers = on_jetstream(self.platform.env["NATS_URL"], _stream_marks)
-        idle = all(unpublished == 0 for _, unpublished in outboxes) and all(
-            pending == 0 and unacknowledged == 0 for _, pending, unacknowledged in consumers
-        )
-        return idle, (outboxes, streams)
-
-
-async def _stream_marks(js: JetStreamContext) -> tuple[tuple[Any, ...], list[tuple[str, int, int]]]:
-    """Each stream's last sequence, and each consumer's pending and unacknowledged deliveries."""
-    streams, consumers = [], []
-    for stream in await js.streams_info():
-        streams.append((stream.config.name, stream.state.last_seq))
-        for consumer in await js.consumers_info(str(stream.config.name)):
-            consumers.append((str(consumer.name), int(consumer.num_pending or 0), int(consumer.num_ack_pending or 0)))
-    return tuple(sorted(streams)), consumers
+        return self.platform.dead_letters()
 
 
 def start(platform: Platform, settings: Mapping[str, str] | None = None, *, bookings_worker: bool = True) -> Journeys:

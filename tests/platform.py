@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -169,6 +169,47 @@ class Platform:
             cursor = connection.execute(query, params)  # type: ignore[arg-type]
             return cursor.fetchall() if cursor.description else []
 
+    def wait_until_quiet(
+        self, messengers: Sequence[str], *, consumers: Sequence[str] = (), timeout: float = 30, what: str = ""
+    ) -> None:
+        """Until the ``messengers``' outboxes are all published and every consumer (``consumers`` among them, once
+        they exist) has acknowledged everything, twice running.
+
+        Twice, with nothing published in between: a handler that commits its reply just after one look is seen
+        in the next, either as an unpublished row or as a stream that moved on.
+        """
+        previous: tuple[Any, ...] | None = None
+
+        def quiet_twice() -> bool:
+            nonlocal previous
+            idle, marks = self._activity(messengers, consumers)
+            settled = idle and marks == previous
+            previous = marks if idle else None
+            return settled
+
+        wait_for(quiet_twice, timeout=timeout, interval=0.3, what=what or "every message published and acknowledged")
+
+    def dead_letters(self) -> int:
+        """Messages some consumer gave up on."""
+
+        async def count(js: JetStreamContext) -> int:
+            return int((await js.stream_info("DLQ")).state.messages)
+
+        return on_jetstream(self.env["NATS_URL"], count)
+
+    def _activity(self, messengers: Sequence[str], required: Sequence[str]) -> tuple[bool, tuple[Any, ...]]:
+        outboxes = tuple(
+            self.sql(service, "SELECT count(*), count(*) FILTER (WHERE published_at IS NULL) FROM outbox")[0]
+            for service in messengers
+        )
+        streams, consumers = on_jetstream(self.env["NATS_URL"], _stream_marks)
+        idle = (
+            all(unpublished == 0 for _, unpublished in outboxes)
+            and set(required) <= {name for name, _, _ in consumers}
+            and all(pending == 0 and unacknowledged == 0 for _, pending, unacknowledged in consumers)
+        )
+        return idle, (outboxes, streams)
+
     def stop_all(self) -> None:
         for process in reversed(self.processes):
             process.stop()
@@ -178,6 +219,16 @@ class Platform:
         process = Process(name, command, self.env | dict(extra_env), self.log_dir / f"{name}.log").start()
         self.processes.append(process)
         return process
+
+
+async def _stream_marks(js: JetStreamContext) -> tuple[tuple[Any, ...], list[tuple[str, int, int]]]:
+    """Each stream's last sequence, and each consumer's pending and unacknowledged deliveries."""
+    streams, consumers = [], []
+    for stream in await js.streams_info():
+        streams.append((stream.config.name, stream.state.last_seq))
+        for consumer in await js.consumers_info(str(stream.config.name)):
+            consumers.append((str(consumer.name), int(consumer.num_pending or 0), int(consumer.num_ack_pending or 0)))
+    return tuple(sorted(streams)), consumers
 
 
 def _answers(url: str) -> bool:
