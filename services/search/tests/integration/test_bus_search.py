@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tripline.http.validation import encode_cursor
 from tripline.testing import assert_problem
 
 from ..supply import ReadModel, operator, schedule, seats, soon
@@ -266,3 +267,25 @@ def test_bad_queries_are_refused_naming_the_parameter(
     response = client.get("/v1/search/buses", query_string={k: v for k, v in query.items() if v is not None})
 
     assert_problem(response, 400, "validation_failed", field)
+
+
+def test_the_last_day_of_the_calendar_is_refused_not_a_fault(client: FlaskClient) -> None:
+    query = {"origin": "Mumbai", "destination": "Goa", "date": "9999-12-31"}
+
+    assert_problem(client.get("/v1/search/buses", query_string=query), 400, "validation_failed", "date")
+    assert _search(client, date="9999-12-30")["items"] == []
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"sort": "departure", "rank": 10**30, "departs_at": "2030-01-01T00:00:00+00:00"},
+        {"sort": "departure", "rank": 0, "departs_at": "2030-01-01T00:00:00"},  # no time zone
+        {"sort": "departure", "rank": 0, "departs_at": "yesterday"},
+    ],
+)
+def test_a_cursor_outside_what_this_api_issues_is_refused(client: FlaskClient, position: dict[str, Any]) -> None:
+    cursor = encode_cursor(position | {"schedule_id": str(uuid.uuid4())})
+    query = {"origin": "Mumbai", "destination": "Goa", "date": DAY.isoformat(), "cursor": cursor}
+
+    assert_problem(client.get("/v1/search/buses", query_string=query), 400, "invalid_cursor")

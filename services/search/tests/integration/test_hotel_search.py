@@ -601,8 +601,10 @@ def test_a_cursor_for_one_sort_is_refused_by_the_other(read_model: ReadModel, cl
         encode_cursor({"sort": "price", "rank": 0}),
         encode_cursor({"sort": "departure", "rank": 0, "min_price_minor": 0, "hotel_id": str(uuid.uuid4())}),
         encode_cursor({"sort": "price", "rank": 0, "min_price_minor": 0, "hotel_id": "nobody"}),
+        encode_cursor({"sort": "price", "rank": 0, "min_price_minor": 2**63, "hotel_id": str(uuid.uuid4())}),
+        encode_cursor({"sort": "stars", "rank": -(2**64), "min_price_minor": 0, "hotel_id": str(uuid.uuid4())}),
     ],
-    ids=["garbage", "outside the alphabet", "incomplete", "a bus sort", "not an id"],
+    ids=["garbage", "outside the alphabet", "incomplete", "a bus sort", "not an id", "price too big", "rank too small"],
 )
 def test_a_cursor_this_api_did_not_issue_is_refused(read_model: ReadModel, client: FlaskClient, cursor: str) -> None:
     open_hotel(read_model, approved_owner(read_model))
@@ -613,6 +615,13 @@ def test_a_cursor_this_api_did_not_issue_is_refused(read_model: ReadModel, clien
 
 
 # Dates -----------------------------------------------------------------------------------------------------------
+
+
+def test_a_stay_at_the_end_of_the_calendar_is_an_answer_not_a_fault(client: FlaskClient) -> None:
+    response = client.get(HOTELS, query_string=stay(check_in="9999-12-30", check_out="9999-12-31"))
+
+    assert response.status_code == 200
+    assert response.json["items"] == []
 
 
 def test_a_stay_that_began_yesterday_lists_nothing(read_model: ReadModel, client: FlaskClient) -> None:

@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
+from search.adapters.tables import READ_MODEL
 from search.config import MIGRATIONS_DIR, SearchSettings
 from search.entrypoints.cli import COMMANDS
-from search.service_layer.rebuild import start_rebuild
+from search.service_layer.rebuild import TRUNCATION_ORDER, start_rebuild
 from tripline.cli import run_service_cli
 from tripline.contracts.inventory import SnapshotAnnounced
 from tripline.testing import outbox_payloads, sql
@@ -109,6 +111,21 @@ def test_the_command_waits_for_inventorys_answer(
 
     assert status == 0
     assert '"status": "completed"' in capsys.readouterr().out
+
+
+def test_the_rebuild_empties_every_table_of_the_read_model() -> None:
+    assert set(TRUNCATION_ORDER) == {table.name for table in READ_MODEL}
+
+
+def test_a_rebuild_that_cannot_have_the_tables_soon_gives_up_and_says_so(
+    read_model: ReadModel, settings: SearchSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with read_model.engine.begin() as busy:
+        busy.execute(text("LOCK TABLE hotels IN ACCESS SHARE MODE"))  # a long search, say
+
+        assert _rebuild(settings, "--no-wait") == 1
+
+    assert "the read model is busy" in capsys.readouterr().err
 
 
 def test_the_command_says_so_when_nobody_answers(

@@ -8,7 +8,6 @@ are ordered by.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
@@ -17,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from search.domain.criteria import StayCriteria, hotel_rank, place_key, trip_rank
+from search.domain.criteria import StayCriteria, place_key
 from search.entrypoints.search_schemas import MAX_AMENITY_FILTERS, BusQuery, HotelQuery
 from tripline.http.validation import MAX_AMOUNT_MINOR
 
@@ -341,28 +340,3 @@ def test_stay_criteria_default_to_one_room_for_one_guest_cheapest_first() -> Non
     criteria = StayCriteria(city="Goa", check_in=CHECK_IN, check_out=CHECK_IN + timedelta(days=1))
     assert (criteria.rooms, criteria.guests, criteria.sort, criteria.amenities) == (1, 1, "price", ())
     assert (criteria.min_stars, criteria.max_price_minor) == (None, None)
-
-
-# Ranks -----------------------------------------------------------------------------------------------------------
-
-
-def test_the_trip_rank_is_the_key_its_sort_orders_by() -> None:
-    assert trip_rank("departure", fare_minor=120_000, duration_minutes=600) == 0
-    assert trip_rank("price", fare_minor=120_000, duration_minutes=600) == 120_000
-    assert trip_rank("duration", fare_minor=120_000, duration_minutes=600) == 600
-
-
-def test_the_hotel_rank_puts_more_stars_first_and_is_flat_for_price() -> None:
-    assert hotel_rank("stars", 5) < hotel_rank("stars", 4) < hotel_rank("stars", 1)
-    assert {hotel_rank("price", stars) for stars in range(1, 6)} == {0}
-
-
-@given(stars=st.lists(st.integers(1, 5), min_size=1))
-def test_ordering_by_the_stars_rank_lists_more_stars_first(stars: list[int]) -> None:
-    assert sorted(stars, key=lambda s: hotel_rank("stars", s)) == sorted(stars, reverse=True)
-
-
-@given(fares=st.lists(st.tuples(st.integers(0, 10**9), st.integers(1, 10_000), st.uuids()), min_size=1))
-def test_ordering_by_the_price_rank_then_id_lists_cheaper_trips_first(fares: list[tuple[int, int, uuid.UUID]]) -> None:
-    ranked = sorted(fares, key=lambda trip: (trip_rank("price", trip[0], trip[1]), trip[2]))
-    assert [fare for fare, _, _ in ranked] == sorted(fare for fare, _, _ in fares)

@@ -59,7 +59,7 @@ def _matching(criteria: TripCriteria) -> Select[Any]:
 
 
 def _rank(sort: BusSort) -> ColumnElement[int]:
-    """The first sort key; ``domain.criteria.trip_rank`` computes the same for a row already read."""
+    """The first sort key, returned as ``rank`` so that a page's cursor carries it."""
     if sort == "price":
         return trips.c.fare_minor
     if sort == "duration":

@@ -72,13 +72,3 @@ class HotelPosition:
     rank: int
     min_price_minor: int
     hotel_id: uuid.UUID
-
-
-def trip_rank(sort: BusSort, fare_minor: int, duration_minutes: int) -> int:
-    """The first key of a trip's place in ``sort`` order."""
-    return {"departure": 0, "price": fare_minor, "duration": duration_minutes}[sort]
-
-
-def hotel_rank(sort: HotelSort, stars: int) -> int:
-    """The first key of a hotel's place in ``sort`` order: more stars first."""
-    return -stars if sort == "stars" else 0

@@ -8,6 +8,9 @@ import sys
 import time
 from functools import partial
 
+from psycopg.errors import LockNotAvailable
+from sqlalchemy.exc import OperationalError
+
 from search import SERVICE
 from search.adapters.tables import plumbing
 from search.config import MIGRATIONS_DIR, settings_from_env
@@ -25,7 +28,13 @@ def rebuild(settings: ServiceSettings, args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url.get_secret_value(), application_name=f"{SERVICE}-rebuild")
     try:
         session_factory = make_session_factory(engine)
-        request_id = start_rebuild(partial(OutboxUnitOfWork, session_factory, plumbing.outbox, SERVICE))
+        try:
+            request_id = start_rebuild(partial(OutboxUnitOfWork, session_factory, plumbing.outbox, SERVICE))
+        except OperationalError as error:
+            if not isinstance(error.orig, LockNotAvailable):
+                raise
+            print(f"{SERVICE}: the read model is busy (a long search or handling holds it); try again", file=sys.stderr)
+            return 1
         print(json.dumps({"rebuild": str(request_id), "status": "requested"}), flush=True)
         if args.no_wait:
             return 0

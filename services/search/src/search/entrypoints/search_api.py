@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from search.adapters.bus_search import find_trips
 from search.adapters.hotel_search import find_hotels
-from search.domain.criteria import HotelPosition, StayCriteria, TripCriteria, TripPosition, hotel_rank, trip_rank
+from search.domain.criteria import HotelPosition, StayCriteria, TripCriteria, TripPosition
 from search.entrypoints.search_schemas import (
     BusQuery,
     HotelCursor,
@@ -108,10 +108,9 @@ def _trip_position(cursor: str, sort: str) -> TripPosition:
     return TripPosition(position.rank, position.departs_at, position.schedule_id)
 
 
-def _trip_cursor(row: RowMapping, sort: Any) -> str:
-    rank = trip_rank(sort, row["fare_minor"], row["duration_minutes"])
+def _trip_cursor(row: RowMapping, sort: str) -> str:
     position = {"departs_at": row["departs_at"].isoformat(), "schedule_id": str(row["schedule_id"])}
-    return encode_cursor({"sort": sort, "rank": rank, **position})
+    return encode_cursor({"sort": sort, "rank": row["rank"], **position})
 
 
 def _hotel_position(cursor: str, sort: str) -> HotelPosition:
@@ -120,11 +119,9 @@ def _hotel_position(cursor: str, sort: str) -> HotelPosition:
     return HotelPosition(position.rank, position.min_price_minor, position.hotel_id)
 
 
-def _hotel_cursor(row: RowMapping, sort: Any) -> str:
-    rank = hotel_rank(sort, row["stars"])
-    return encode_cursor(
-        {"sort": sort, "rank": rank, "min_price_minor": row["min_price_minor"], "hotel_id": str(row["id"])}
-    )
+def _hotel_cursor(row: RowMapping, sort: str) -> str:
+    position = {"min_price_minor": row["min_price_minor"], "hotel_id": str(row["id"])}
+    return encode_cursor({"sort": sort, "rank": row["rank"], **position})
 
 
 def _same_sort(cursor_sort: str, sort: str) -> None:

@@ -7,7 +7,7 @@ import re
 import uuid
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 
 from search.domain.criteria import BusSort, HotelSort, place_key
 from tripline.contracts.inventory import (
@@ -23,6 +23,9 @@ from tripline.http.responses import Timestamp
 from tripline.http.validation import MAX_AMOUNT_MINOR, ApiModel, Money, PageQuery
 
 MAX_AMENITY_FILTERS = 30
+LAST_DAY = dt.date.max - dt.timedelta(days=1)  # a search covers the day after its date too
+# Cursor positions are compared with bigint columns: anything outside that range is not a cursor this API issued.
+Bigint = Annotated[int, Field(ge=-(2**63), lt=2**63)]
 _AMENITY = re.compile(AMENITY_PATTERN)
 
 
@@ -64,7 +67,7 @@ class BusQuery(PageQuery):
 
     origin: Place
     destination: Place
-    date: Annotated[dt.date, Field(description="The departure's date in UTC")]
+    date: Annotated[dt.date, Field(le=LAST_DAY, description="The departure's date in UTC")]
     seats: Annotated[int, Field(ge=1, le=MAX_SEATS_PER_ITEM)] = 1
     sort: BusSort = "departure"
     max_fare_minor: AmountMinor | None = None
@@ -88,7 +91,8 @@ class HotelQuery(PageQuery):
     @classmethod
     def _a_stay(cls, check_out: dt.date, info: ValidationInfo) -> dt.date:
         check_in = info.data.get("check_in")  # absent when check_in itself was invalid, and reported
-        if check_in is not None and not check_in < check_out <= check_in + dt.timedelta(days=MAX_STAY_NIGHTS):
+        # Counted, not added: adding 30 days to a date late in year 9999 would overflow.
+        if check_in is not None and not 0 < (check_out - check_in).days <= MAX_STAY_NIGHTS:
             raise ValueError(f"Must be 1 to {MAX_STAY_NIGHTS} nights after check_in")
         return check_out
 
@@ -162,8 +166,8 @@ class TripCursor(BaseModel):
     """Where a page of trips ends, and the sort it was read in."""
 
     sort: BusSort
-    rank: int
-    departs_at: dt.datetime
+    rank: Bigint
+    departs_at: AwareDatetime
     schedule_id: uuid.UUID
 
 
@@ -171,6 +175,6 @@ class HotelCursor(BaseModel):
     """Where a page of hotels ends, and the sort it was read in."""
 
     sort: HotelSort
-    rank: int
-    min_price_minor: int
+    rank: Bigint
+    min_price_minor: Bigint
     hotel_id: uuid.UUID

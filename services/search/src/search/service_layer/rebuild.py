@@ -17,12 +17,17 @@ import structlog
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from search.adapters.tables import READ_MODEL, rebuilds
+from search.adapters.tables import rebuilds
 from tripline.contracts.inventory import AnnounceSnapshot, SnapshotAnnounced
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.outbox import OutboxUnitOfWork
 
 log = structlog.get_logger(__name__)
+
+# The order searches lock the tables in (hotel search: room types, nights, hotels, owners; bus search: trips,
+# seats, operators). Truncating in another order could deadlock with a search that took the first table already.
+TRUNCATION_ORDER = ("room_types", "room_nights", "hotels", "property_owners", "trips", "trip_seats", "operators")
+LOCK_TIMEOUT = "5s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +44,9 @@ def start_rebuild(unit_of_work: Callable[[], OutboxUnitOfWork]) -> uuid.UUID:
     """Empty the read model and ask inventory for a snapshot, in one transaction; returns the request's id."""
     request_id = uuid.uuid4()
     with unit_of_work() as uow:
-        names = ", ".join(table.name for table in READ_MODEL)
-        uow.session.execute(text(f"TRUNCATE {names}"))
+        # A bounded wait for the tables: searches queue behind a waiting TRUNCATE, so it must not wait long.
+        uow.session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        uow.session.execute(text(f"TRUNCATE {', '.join(TRUNCATION_ORDER)}"))
         uow.session.execute(insert(rebuilds).values(request_id=request_id))
         uow.outbox.add(AnnounceSnapshot(request_id=request_id))
         uow.commit()
