@@ -5,12 +5,14 @@ found through search's.
 Search lists only what an approved supplier sells: a departure or hotel appears once its operator or owner is
 approved and goes when it is suspended, a hotel also while it is inactive. Held and sold seats are not offered,
 released ones are again; a stay is offered only when every night has the rooms, priced by its cheapest fitting room
-type. Pages of results list every match once, in order. A rebuild from inventory's snapshot ends with exactly the
+type. Pages of results list every match once, in order. Every event delivered again, and backwards, changes
+nothing. A rebuild from inventory's snapshot ends with exactly the
 read model the events built, and the worker measures how long each change took to reach it.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -18,9 +20,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from nats.js import JetStreamContext
+
+from tripline.messaging.envelope import MSG_ID_HEADER
 
 from .booking_journeys import bus_seats, hotel_rooms, start, stop_together
-from .platform import ADMIN, Platform, wait_for
+from .platform import ADMIN, Platform, on_jetstream, wait_for
 from .search_client import SEATS, SearchStack, Supplier, inr, search_beside, start_search
 
 ASHA, RAVI = "cust-asha", "cust-ravi"
@@ -359,6 +364,51 @@ def test_a_rebuilt_read_model_equals_the_one_its_events_built(platform: Platform
     rebuilt = stack.read_model()
     for table, rows in built.items():
         assert rebuilt[table] == rows, table
+    assert answers(stack) == answered
+    assert stack.dead_letters() == 0
+
+
+SUPPLY_EVENTS = "subject ~ '^inventory[.]evt[.](operator|owner|schedule|seats|hotel|room_nights)[.]'"
+
+
+def deliver_every_supply_event_again_backwards(stack: SearchStack) -> int:
+    """Publish every supply event inventory has published twice more, newest first: the very envelope under a new
+    ``Nats-Msg-Id`` (search's inbox must know it), and its payload in a fresh envelope (a message search has never
+    seen, whose version must tell it that it is old). Returns how many fresh envelopes were published."""
+    rows = stack.platform.sql(
+        "inventory",
+        f"SELECT subject, envelope, headers FROM outbox WHERE published_at IS NOT NULL AND {SUPPLY_EVENTS}"
+        " ORDER BY created_at DESC, id DESC",
+    )
+    messages = []
+    for subject, envelope, headers in rows:
+        assert isinstance(envelope, dict)
+        assert isinstance(headers, dict)
+        fresh = str(uuid.uuid4())
+        messages.append((str(subject), envelope, headers | {MSG_ID_HEADER: str(uuid.uuid4())}))
+        messages.append((str(subject), envelope | {"id": fresh}, headers | {MSG_ID_HEADER: fresh}))
+
+    async def publish_all(js: JetStreamContext) -> None:
+        for subject, envelope, headers in messages:
+            await js.publish(subject, json.dumps(envelope).encode(), headers=headers)
+
+    on_jetstream(stack.platform.env["NATS_URL"], publish_all)
+    return len(rows)
+
+
+def test_every_supply_event_delivered_again_and_backwards_changes_nothing(platform: Platform) -> None:
+    stack = start_search(platform)
+    generated_catalogue(stack, random.Random(20_261_124))
+    stack.caught_up()
+    built, answered = stack.read_model(), answers(stack)
+    [(received,)] = platform.sql("search", "SELECT count(*) FROM inbox")
+
+    fresh = deliver_every_supply_event_again_backwards(stack)
+    stack.caught_up()
+
+    assert fresh > 40
+    assert platform.sql("search", "SELECT count(*) FROM inbox") == [(received + fresh,)]  # each fresh one handled
+    assert stack.read_model() == built
     assert answers(stack) == answered
     assert stack.dead_letters() == 0
 
