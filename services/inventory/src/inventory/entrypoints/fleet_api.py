@@ -12,11 +12,12 @@ from pydantic import Field
 
 from inventory.config import InventorySettings
 from inventory.domain import fleet as rules
-from inventory.domain.fleet import BusType, ShownSeatStatus
+from inventory.domain.fleet import ShownSeatStatus
 from inventory.entrypoints.refusals import answer_refusals
 from inventory.service_layer import fleet
 from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
+from tripline.contracts.inventory import BusType
 from tripline.http.openapi import documented
 from tripline.http.responses import answer, created
 from tripline.http.validation import ApiModel, Money, ensure_platform_currency, parse_body

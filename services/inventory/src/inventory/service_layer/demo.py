@@ -15,12 +15,13 @@ from sqlalchemy import Table, select
 
 from inventory.adapters.tables import buses, hotels, room_nights, room_types, schedules
 from inventory.domain.approvals import ApprovalStatus, Decision
-from inventory.domain.fleet import BusType, describe_bus, plan_departure
+from inventory.domain.fleet import describe_bus, plan_departure
 from inventory.domain.stays import NightRange, allotment_range
 from inventory.service_layer import fleet
 from inventory.service_layer import hotels as hotel_desk
 from inventory.service_layer.suppliers import OPERATOR, OWNER, SupplierKind, register_supplier, review_supplier
 from tripline.auth.tokens import Principal, Role
+from tripline.contracts.inventory import BusType
 from tripline.messaging.outbox import OutboxUnitOfWork
 
 UnitOfWorkFactory = Callable[[], OutboxUnitOfWork]
