@@ -26,18 +26,12 @@ from tripline.settings import MessagingSettings, ServiceSettings, SettingsError
 
 @dataclass(frozen=True)
 class ServiceCommand:
-    """A service's own operator command: its help line and what it runs (given the settings; returns a status).
-
-    A command with ``options`` declares its own arguments on its parser and is run with the parsed arguments too.
-    """
+    """A service's own operator command: its help line, its arguments, and what it runs (given the settings and the
+    parsed arguments; returns the exit status)."""
 
     help: str
-    run: Callable[..., int]
-    options: Callable[[argparse.ArgumentParser], None] | None = None
-
-    def __call__(self, settings: ServiceSettings, args: argparse.Namespace) -> int:
-        """Run the command the way it was declared."""
-        return self.run(settings, args) if self.options is not None else self.run(settings)
+    run: Callable[[ServiceSettings, argparse.Namespace], int]
+    options: Callable[[argparse.ArgumentParser], None] = lambda parser: None
 
 
 def run_service_cli(
@@ -52,7 +46,7 @@ def run_service_cli(
     args = _parser(service, own).parse_args(argv)
     try:
         if args.command in own:
-            return own[args.command](load_settings(), args)
+            return own[args.command].run(load_settings(), args)
         if args.command == "migrate":
             upgrade_to_head(migrations_dir, load_settings().database_url.get_secret_value())
             print(f"{service}: database at the newest migration")
@@ -68,9 +62,7 @@ def _parser(service: str, own: Mapping[str, ServiceCommand]) -> argparse.Argumen
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="upgrade the database to the newest migration")
     for name, command in own.items():
-        own_parser = commands.add_parser(name, help=command.help)
-        if command.options is not None:
-            command.options(own_parser)
+        command.options(commands.add_parser(name, help=command.help))
     letters = commands.add_parser("dead-letters", help="inspect, replay or discard dead-lettered messages")
     actions = letters.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="print the oldest entries as JSON lines")

@@ -1,5 +1,6 @@
 """``python -m inventory.entrypoints.cli``: migrate, seed demo supply, re-announce a snapshot, dead-letter tools."""
 
+import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -19,14 +20,14 @@ from tripline.settings import ServiceSettings
 T = TypeVar("T")
 
 
-def snapshot(settings: ServiceSettings) -> int:
+def snapshot(settings: ServiceSettings, _: argparse.Namespace) -> int:
     """Queue an event for every aggregate; the worker's relay publishes them."""
     counts = _with_unit_of_work(settings, "snapshot", announce_everything)
     print(json.dumps({"queued": counts}))
     return 0
 
 
-def seed(settings: ServiceSettings) -> int:
+def seed(settings: ServiceSettings, _: argparse.Namespace) -> int:
     """Create the demo supply that is missing (approved operator and owner, buses, departures, hotels, nights)."""
     counts = _with_unit_of_work(settings, "seed", partial(seed_demo, currency=settings.platform_currency))
     print(json.dumps({"inventory_demo": counts}))

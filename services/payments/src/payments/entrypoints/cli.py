@@ -1,5 +1,6 @@
 """``python -m payments.entrypoints.cli``: migrate, audit the ledger, seed demo money, dead-letter tools."""
 
+import argparse
 import json
 import sys
 from functools import partial
@@ -15,7 +16,7 @@ from tripline.messaging.outbox import OutboxUnitOfWork
 from tripline.settings import ServiceSettings
 
 
-def audit(settings: ServiceSettings) -> int:
+def audit(settings: ServiceSettings, _: argparse.Namespace) -> int:
     """Check the ledger's invariants; exit status 1 and the violations when one does not hold."""
     engine = make_engine(settings.database_url.get_secret_value(), application_name=f"{SERVICE}-audit")
     try:
@@ -26,7 +27,7 @@ def audit(settings: ServiceSettings) -> int:
     return 0 if report.passed else 1
 
 
-def seed(settings: ServiceSettings) -> int:
+def seed(settings: ServiceSettings, _: argparse.Namespace) -> int:
     """Top up the demo customer's wallet once."""
     engine = make_engine(settings.database_url.get_secret_value(), application_name=f"{SERVICE}-seed")
     try:

@@ -67,7 +67,9 @@ def _completed(done: Rebuild) -> dict[str, object]:
 
 COMMANDS = {
     "rebuild": ServiceCommand(
-        "drop the read model and rebuild it from inventory's snapshot of every aggregate", rebuild, _rebuild_options
+        "drop the read model and rebuild it from inventory's snapshot of every aggregate",
+        rebuild,
+        options=_rebuild_options,
     ),
 }
 
