@@ -27,6 +27,14 @@ LAST_DAY = dt.date.max - dt.timedelta(days=1)  # a search covers the day after i
 # Cursor positions are compared with bigint columns: anything outside that range is not a cursor this API issued.
 Bigint = Annotated[int, Field(ge=-(2**63), lt=2**63)]
 _AMENITY = re.compile(AMENITY_PATTERN)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _calendar_date(value: object) -> object:
+    """Only ``YYYY-MM-DD``, as the contract writes dates: a time of day would be read as its date and ignored."""
+    if isinstance(value, str) and not _DATE.fullmatch(value):
+        raise ValueError("Date must be written YYYY-MM-DD")
+    return value
 
 
 def _a_place(name: str) -> str:
@@ -50,6 +58,7 @@ def _amenity(token: str) -> str:
     return token
 
 
+CalendarDate = Annotated[dt.date, BeforeValidator(_calendar_date)]
 Place = Annotated[str, Field(min_length=1, max_length=MAX_PLACE_NAME_LENGTH), AfterValidator(_a_place)]
 AmountMinor = Annotated[int, Field(ge=0, le=MAX_AMOUNT_MINOR)]
 Amenities = Annotated[
@@ -67,7 +76,7 @@ class BusQuery(PageQuery):
 
     origin: Place
     destination: Place
-    date: Annotated[dt.date, Field(le=LAST_DAY, description="The departure's date in UTC")]
+    date: Annotated[CalendarDate, Field(le=LAST_DAY, description="The departure's date in UTC")]
     seats: Annotated[int, Field(ge=1, le=MAX_SEATS_PER_ITEM)] = 1
     sort: BusSort = "departure"
     max_fare_minor: AmountMinor | None = None
@@ -78,8 +87,8 @@ class HotelQuery(PageQuery):
     """``GET /v1/search/hotels``."""
 
     city: Place
-    check_in: dt.date
-    check_out: dt.date
+    check_in: CalendarDate
+    check_out: CalendarDate
     rooms: Annotated[int, Field(ge=1, le=MAX_ROOMS_PER_ITEM)] = 1
     guests: Annotated[int, Field(ge=1, le=MAX_GUESTS_PER_ITEM)] = 1
     sort: HotelSort = "price"
