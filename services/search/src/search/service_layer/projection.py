@@ -9,7 +9,7 @@ hotel, a trip before its operator. Queries list only what is complete, approved 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prometheus_client import Histogram
@@ -127,8 +127,11 @@ def on_room_nights_changed(event: RoomNightsChanged, envelope: Envelope, uow: Ou
     _measure_lag(envelope)
 
 
-def upsert_newer(session: Session, table: Table, rows: Sequence[Mapping[str, Any]], version: str = "version") -> int:
-    """Insert ``rows``, or replace those the table holds at an older ``version``; returns how many were written."""
+def upsert_newer(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], version: str | None = "version"
+) -> int:
+    """Insert ``rows``, or replace those the table holds at an older ``version`` (any, when ``version`` is None);
+    returns how many were written."""
     if not rows:
         return 0
     statement = insert(table).values(list(rows))
@@ -137,7 +140,7 @@ def upsert_newer(session: Session, table: Table, rows: Sequence[Mapping[str, Any
         statement.on_conflict_do_update(
             index_elements=keys,
             set_={name: statement.excluded[name] for name in rows[0] if name not in keys},
-            where=table.c[version] < statement.excluded[version],
+            where=None if version is None else table.c[version] < statement.excluded[version],
         ).returning(*table.primary_key.columns)
     ).all()
     return len(written)
@@ -155,28 +158,18 @@ def _seats(session: Session, schedule_id: Any, available_seats: int, seats_versi
 def _replace_room_types(session: Session, event: HotelUpserted) -> None:
     listed = [room.room_type_id for room in event.room_types]
     session.execute(delete(room_types).where(room_types.c.hotel_id == event.hotel_id, room_types.c.id.not_in(listed)))
-    if not listed:
-        return
-    rows = _room_type_rows(event.hotel_id, event.room_types)
-    statement = insert(room_types).values(rows)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"], set_={name: statement.excluded[name] for name in rows[0] if name != "id"}
-        )
-    )
-
-
-def _room_type_rows(hotel_id: Any, views: Iterable[Any]) -> list[dict[str, Any]]:
-    return [
+    # The hotel's version, just written, already decided that this picture is the newest.
+    rows = [
         {
-            "id": view.room_type_id,
-            "hotel_id": hotel_id,
-            "name": view.name,
-            "capacity": view.capacity,
-            "amenities": view.amenities,
+            "id": room.room_type_id,
+            "hotel_id": event.hotel_id,
+            "name": room.name,
+            "capacity": room.capacity,
+            "amenities": room.amenities,
         }
-        for view in views
+        for room in event.room_types
     ]
+    upsert_newer(session, room_types, rows, version=None)
 
 
 def _measure_lag(envelope: Envelope) -> None:
