@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import requests
-
 from tripline.testing import bearer
 
-from .platform import ADMIN, Platform, Process, wait_for
+from .platform import ADMIN, Platform, Process, call, wait_for
 
 SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]  # 40 seats
 FARE = 90_000
@@ -73,10 +71,7 @@ class Journeys:
 
     def call(self, method: str, url: str, headers: dict[str, str], body: Any = None, expect: int | None = 200) -> Any:
         """One request; its JSON body once its status is ``expect`` (None: whatever the status)."""
-        response = requests.request(method, url, json=body, headers=headers, timeout=40)
-        if expect is not None:
-            assert response.status_code == expect, f"{method} {url}: {response.status_code} {response.text}"
-        return response.json() if response.content else None
+        return call(method, url, headers, body, expect)
 
     def start_bookings_worker(self, **extra_env: str) -> Process:
         """Bookings' worker: it owns only BOOKINGS_EVT, so readiness shows in what it does, not in a stream."""

@@ -64,6 +64,16 @@ def answered_probe(bookings: str, probe_id: str) -> dict[str, Any] | None:
     return probe if probe["answered_at"] else None
 
 
+def call(
+    method: str, url: str, headers: Mapping[str, str] | None = None, body: Any = None, expect: int | None = 200
+) -> Any:
+    """One request; its JSON body once its status is ``expect`` (None: whatever the status)."""
+    response = requests.request(method, url, json=body, headers=dict(headers or {}), timeout=40)
+    if expect is not None:
+        assert response.status_code == expect, f"{method} {url}: {response.status_code} {response.text}"
+    return response.json() if response.content else None
+
+
 def wait_for(
     condition: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05, what: str = ""
 ) -> object:

@@ -27,7 +27,7 @@ from tripline.contracts.inventory import ConfirmHold, ReserveInventory
 from tripline.messaging.envelope import MSG_ID_HEADER, Envelope
 from tripline.testing import bearer
 
-from .platform import ADMIN, SERVICES, Platform, Process, has_stream, on_jetstream, wait_for
+from .platform import ADMIN, SERVICES, Platform, Process, call, has_stream, on_jetstream, wait_for
 
 SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]  # 40 seats
 CURRENCY = "INR"
@@ -41,13 +41,6 @@ LAG_METRIC = "tripline_search_projection_lag_seconds"
 
 def inr(amount_minor: int) -> dict[str, Any]:
     return {"amount_minor": amount_minor, "currency": CURRENCY}
-
-
-def call(method: str, url: str, headers: dict[str, str] | None = None, body: Any = None, expect: int = 200) -> Any:
-    """One request; its JSON body once its status is ``expect``."""
-    response = requests.request(method, url, json=body, headers=headers, timeout=20)
-    assert response.status_code == expect, f"{method} {url}: {response.status_code} {response.text}"
-    return response.json() if response.content else None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from search.adapters.bus_search import find_trips
 from search.adapters.hotel_search import find_hotels
-from search.domain.criteria import HotelPosition, StayCriteria, TripCriteria, TripPosition
+from search.domain.criteria import HotelPosition, TripPosition
 from search.entrypoints.search_schemas import (
     BusQuery,
     HotelCursor,
@@ -48,18 +48,9 @@ def search_blueprint(session_factory: SessionFactory) -> Blueprint:
     )
     def search_buses() -> Response:
         query = parse_query(BusQuery)
-        criteria = TripCriteria(
-            origin=query.origin,
-            destination=query.destination,
-            day=query.date,
-            seats=query.seats,
-            sort=query.sort,
-            max_fare_minor=query.max_fare_minor,
-            bus_type=query.bus_type,
-        )
         after = _trip_position(query.cursor, query.sort) if query.cursor else None
         with session_factory() as session:
-            rows = find_trips(session, criteria, after, query.limit + 1)
+            rows = find_trips(session, query.criteria(), after, query.limit + 1)
         page, next_cursor = _paged(rows, query.limit, lambda last: _trip_cursor(last, query.sort))
         return answer(TripPage(items=[_trip(row) for row in page], next_cursor=next_cursor))
 
@@ -73,20 +64,9 @@ def search_blueprint(session_factory: SessionFactory) -> Blueprint:
     )
     def search_hotels() -> Response:
         query = parse_query(HotelQuery)
-        criteria = StayCriteria(
-            city=query.city,
-            check_in=query.check_in,
-            check_out=query.check_out,
-            rooms=query.rooms,
-            guests=query.guests,
-            sort=query.sort,
-            min_stars=query.min_stars,
-            max_price_minor=query.max_price_minor,
-            amenities=tuple(query.amenities),
-        )
         after = _hotel_position(query.cursor, query.sort) if query.cursor else None
         with session_factory() as session:
-            rows = find_hotels(session, criteria, after, query.limit + 1)
+            rows = find_hotels(session, query.criteria(), after, query.limit + 1)
         page, next_cursor = _paged(rows, query.limit, lambda last: _hotel_cursor(last, query.sort))
         return answer(HotelPage(items=[_hotel(row) for row in page], next_cursor=next_cursor))
 

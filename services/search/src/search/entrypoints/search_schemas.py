@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, Field, ValidationInfo, field_validator
 
-from search.domain.criteria import BusSort, HotelSort, place_key
+from search.domain.criteria import BusSort, HotelSort, StayCriteria, TripCriteria, place_key
 from tripline.contracts.inventory import (
     AMENITY_PATTERN,
     MAX_GUESTS_PER_ITEM,
@@ -82,6 +82,18 @@ class BusQuery(PageQuery):
     max_fare_minor: AmountMinor | None = None
     bus_type: BusType | None = None
 
+    def criteria(self) -> TripCriteria:
+        """What the traveller asks for, in the domain's terms."""
+        return TripCriteria(
+            origin=self.origin,
+            destination=self.destination,
+            day=self.date,
+            seats=self.seats,
+            sort=self.sort,
+            max_fare_minor=self.max_fare_minor,
+            bus_type=self.bus_type,
+        )
+
 
 class HotelQuery(PageQuery):
     """``GET /v1/search/hotels``."""
@@ -95,6 +107,20 @@ class HotelQuery(PageQuery):
     min_stars: Annotated[int, Field(ge=1, le=5)] | None = None
     max_price_minor: Annotated[AmountMinor | None, Field(description="Most a room may cost for the whole stay")] = None
     amenities: Amenities = Field(default_factory=list)
+
+    def criteria(self) -> StayCriteria:
+        """What the traveller asks for, in the domain's terms."""
+        return StayCriteria(
+            city=self.city,
+            check_in=self.check_in,
+            check_out=self.check_out,
+            rooms=self.rooms,
+            guests=self.guests,
+            sort=self.sort,
+            min_stars=self.min_stars,
+            max_price_minor=self.max_price_minor,
+            amenities=tuple(self.amenities),
+        )
 
     @field_validator("check_out")
     @classmethod
