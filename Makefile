@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PACKAGES := shared deploy/devstack services/inventory services/bookings services/payments services/search
+PACKAGES := shared deploy/devstack deploy/ops services/inventory services/bookings services/payments services/search
 STAMP := $(VENV)/.installed
 SUB ?= alice
 ROLE ?= customer
@@ -13,7 +13,7 @@ STATE_DIR ?= .dev
 SERVICE ?= search
 ARGS ?= --help
 
-.PHONY: help install run up down status test lint token cli
+.PHONY: help install run up down status test lint token cli audit demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -46,11 +46,19 @@ test: install ## every test: unit, integration against real PostgreSQL and NATS,
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/src deploy/devstack/src services/*/src
+	$(VENV)/bin/mypy shared/src deploy/devstack/src deploy/ops/src services/*/src
 
 token: install ## print a development token: make token SUB=alice ROLE=customer
 	@$(VENV)/bin/tripline-token --sub "$(SUB)" --role "$(ROLE)"
 
+ON_STACK = @test -f "$(STATE_DIR)/stack.env" || { echo "no stack in $(STATE_DIR): start it with make up" >&2; exit 1; }; \
+	$(VENV)/bin/honcho run -e "$(STATE_DIR)/stack.env" $(PY) -m
+
 cli: install ## a service's operator command on the running stack: make cli SERVICE=search ARGS=rebuild
-	@test -f "$(STATE_DIR)/stack.env" || { echo "no stack in $(STATE_DIR): start it with make up" >&2; exit 1; }
-	@$(VENV)/bin/honcho run -e "$(STATE_DIR)/stack.env" $(PY) -m $(SERVICE).entrypoints.cli $(ARGS)
+	$(ON_STACK) $(SERVICE).entrypoints.cli $(ARGS)
+
+audit: install ## check the invariants across services on the running stack; exit 1 and a report on a violation
+	$(ON_STACK) tripline_ops.audit
+
+demo: install ## a narrated walk-through on the running stack: search, book, pay, cancel, refund
+	$(ON_STACK) tripline_ops.demo

@@ -173,3 +173,16 @@ def assert_same_not_found(first: Any, second: Any) -> None:
     bodies = [{k: v for k, v in r.json.items() if k not in echoed} for r in (first, second) if r.status_code == 404]
     assert len(bodies) == 2
     assert bodies[0] == bodies[1]
+
+
+def truncate_every_table(url: str) -> None:
+    """Empty every table of the database but Alembic's."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
+        if tables:
+            connection.execute("TRUNCATE " + ", ".join(f'"{table}"' for table in tables) + " CASCADE")
