@@ -19,6 +19,7 @@ import requests
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from devstack.gateway import caddy_run_command, write_caddyfile
 from devstack.readiness import free_port
 from tripline.auth.tokens import issue_dev_token
 
@@ -156,6 +157,11 @@ class Platform:
     def web(self, service: str, *, until: str = "/readyz", **extra_env: str) -> str:
         """Start the service under gunicorn; returns its base URL once ``until`` answers 200."""
         port = free_port()
+        self.serve(service, port, until=until, **extra_env)
+        return f"http://127.0.0.1:{port}"
+
+    def serve(self, service: str, port: int, *, until: str = "/readyz", **extra_env: str) -> Process:
+        """Start the service under gunicorn on ``port`` (again, after a crash); returns once ``until`` answers."""
         command = [
             sys.executable,
             "-m",
@@ -167,11 +173,14 @@ class Platform:
             f"{service}.entrypoints.api:create_app()",
         ]
         process = self._start(f"{service}-web", command, extra_env)
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _answers(url + until) or process.popen.poll() is not None, what=f"{service} {until}")  # type: ignore[union-attr]
-        assert process.popen is not None
-        assert process.popen.poll() is None, process.log()
-        return url
+        return _started(process, f"http://127.0.0.1:{port}{until}")
+
+    def gateway(self, service_ports: Mapping[str, int]) -> str:
+        """Caddy in front of the services' ports, routed as the local stack routes them; returns its URL."""
+        port = free_port()
+        caddyfile = write_caddyfile(self.log_dir / "Caddyfile", port, service_ports, self.log_dir / "gateway")
+        _started(self._start("gateway", caddy_run_command(caddyfile), {}), f"http://127.0.0.1:{port}/healthz")
+        return f"http://127.0.0.1:{port}"
 
     def sql(self, service: str, query: str, *params: object) -> list[tuple[object, ...]]:
         """Run a query on a service's database, as that service's own role."""
@@ -239,6 +248,14 @@ async def _stream_marks(js: JetStreamContext) -> tuple[tuple[Any, ...], list[tup
         for consumer in await js.consumers_info(str(stream.config.name)):
             consumers.append((str(consumer.name), int(consumer.num_pending or 0), int(consumer.num_ack_pending or 0)))
     return tuple(sorted(streams)), consumers
+
+
+def _started(process: Process, ready_url: str) -> Process:
+    """The process, once ``ready_url`` answers 200; fails with its log if it dies first."""
+    assert process.popen is not None
+    wait_for(lambda: _answers(ready_url) or process.popen.poll() is not None, what=ready_url)  # type: ignore[union-attr]
+    assert process.popen.poll() is None, process.log()
+    return process
 
 
 def _answers(url: str) -> bool:
