@@ -7,7 +7,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+import psycopg
 from sqlalchemy import Engine, MetaData, create_engine, func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -101,3 +103,10 @@ class UnitOfWork:
     def rollback(self) -> None:
         """Discard whatever was not committed."""
         self.session.rollback()
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors that say the database is unavailable, not that the request, message or handler is wrong."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | psycopg.OperationalError | TimeoutError | ConnectionError)

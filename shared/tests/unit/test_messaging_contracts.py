@@ -12,7 +12,8 @@ from sqlalchemy.exc import OperationalError
 
 from tripline.contracts.bookings import BookingStatusChanged
 from tripline.contracts.values import Money
-from tripline.messaging.consumer import is_transient, retry_delay
+from tripline.db import is_transient
+from tripline.messaging.consumer import retry_delay
 from tripline.messaging.contracts import Contract, ProbeAnswered, ProbeRequested, UnknownContract
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.streams import command_stream, event_stream, redelivery_backoff

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NoReturn
 
+import psycopg
 import pytest
 import structlog
 from flask import Flask, abort
@@ -81,6 +82,10 @@ def make_app() -> Flask:
     @app.get("/unavailable")
     def unavailable() -> NoReturn:
         abort(503)
+
+    @app.get("/database-away")
+    def database_away() -> NoReturn:
+        raise psycopg.OperationalError("connection to server at 127.0.0.1 failed: FATAL: database is not accepting")
 
     return app
 
@@ -200,6 +205,14 @@ def test_deliberate_5xx_keeps_its_status() -> None:
     response = make_app().test_client().get("/unavailable")
 
     assert_problem(response, 503, "service_unavailable")
+
+
+def test_a_database_out_of_reach_is_a_503_to_retry_without_internals() -> None:
+    response = make_app().test_client().get("/database-away")
+
+    assert_problem(response, 503, "service_unavailable")
+    assert response.headers["Retry-After"] == "1"
+    assert "127.0.0.1" not in response.get_data(as_text=True)
 
 
 def test_unexpected_exception_is_a_generic_500_without_internals() -> None:

@@ -42,8 +42,10 @@ from tripline.http.problems import (
 from tripline.timestamps import utcnow
 
 RETENTION = timedelta(hours=24)
-# A first request that has not finished after this long is presumed dead; a retry may take the key over.
-IN_PROGRESS_LEASE = timedelta(seconds=60)
+# A first request that has not finished after this long is presumed dead; a retry may take the key over. Views
+# behind @idempotent are safe to run again, so the lease only spares a retry from duplicating work in progress:
+# short, so a client whose first request died with its server waits seconds for an answer, not a minute.
+IN_PROGRESS_LEASE = timedelta(seconds=10)
 REPLAYED_HEADERS = ("Content-Type", "Location")
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 RESOURCE_ID_NAMESPACE = uuid.UUID("6f1c6d3e-2b7a-4c55-9a59-3c1d8e2f7b10")

@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from tripline.db import is_transient
 from tripline.http.field_errors import FieldError
 from tripline.http.request_context import current_request_id
 
@@ -194,6 +195,17 @@ def payload_too_large() -> Problem:
     return Problem(413, "payload_too_large", "Payload too large", "The request body is larger than allowed.")
 
 
+def service_unavailable() -> Problem:
+    """503: a dependency the service cannot answer without is unavailable for now."""
+    return Problem(
+        503,
+        "service_unavailable",
+        "Service unavailable",
+        "The service cannot reach its database right now; retry shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
 def internal_error() -> Problem:
     """500 with a deliberately generic detail: the log has the traceback, the client the request id."""
     return Problem(
@@ -264,6 +276,10 @@ def _render_http_exception(error: HTTPException) -> WerkzeugResponse:
 
 
 def _render_unexpected(error: Exception) -> Response:
+    if is_transient(error):
+        # The database is away (restarting, failing over, out of connections): a retry soon may well succeed.
+        _log.warning("database_unavailable", exc_info=error, method=request.method, path=request.path)
+        return service_unavailable().to_response()
     _log.error(
         "unhandled_exception",
         exc_info=error,

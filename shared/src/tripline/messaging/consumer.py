@@ -7,14 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import nats.errors
-import psycopg
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
 
+from tripline.db import is_transient
 from tripline.lifecycle import growing_pause, pause
 from tripline.messaging.contracts import Contract, UnknownContract
 from tripline.messaging.dead_letters import dead_letter
@@ -162,10 +161,3 @@ class MessageConsumer:
 def retry_delay(deliveries: int) -> float:
     """Seconds before the next delivery after a failed one: 1 s doubling, at most a minute."""
     return float(min(2 ** max(deliveries - 1, 0), MAX_NAK_DELAY_SECONDS))
-
-
-def is_transient(error: BaseException) -> bool:
-    """Errors that say the database is unavailable, not that the message or handler is wrong."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, OperationalError | psycopg.OperationalError | TimeoutError | ConnectionError)
