@@ -89,7 +89,7 @@ def test_up_status_env_and_down(
     gateway = f"http://127.0.0.1:{stack_env['GATEWAY_PORT']}"
     assert f"Tripline is ready at {gateway}" in up.stdout
     assert "fake inventory: seeded" in up.stdout  # the seed step ran
-    assert "no demo data yet" in up.stdout  # and named the services that have none
+    assert "bookings: bookings are the customers' own" in up.stdout  # and said where the rest comes from
     assert "customer" in up.stdout
     assert "eyJ" in up.stdout
 

@@ -16,7 +16,10 @@ from devstack import SERVICES
 
 SEEDERS: list[str] = ["inventory.entrypoints.cli seed", "payments.entrypoints.cli seed"]
 # Services whose demo data comes from another's: nothing to seed, and not missing either.
-DERIVED: dict[str, str] = {"search": "its read model follows inventory's events"}
+DERIVED: dict[str, str] = {
+    "bookings": "bookings are the customers' own; `make demo` places some",
+    "search": "its read model follows inventory's events",
+}
 
 # Accounts the sample tokens are issued for; seeders create demo resources owned by these subs.
 DEMO_ACCOUNTS: list[tuple[str, str]] = [
