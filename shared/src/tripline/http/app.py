@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import IO, cast
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Blueprint, Flask, Request, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import LimitedStream
 
 from tripline.auth.access import install_auth
 from tripline.auth.tokens import TokenVerifier
@@ -24,6 +28,34 @@ from tripline.plumbing import PlumbingTables
 from tripline.settings import AuthSettings, MessagingSettings, ServiceSettings
 
 MAX_BODY_BYTES = 64 * 1024
+
+
+class BoundedRequest(Request):
+    """A request whose streamed body is refused (413) when it runs past ``max_content_length``, never cut short."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """The body, bounded by Content-Length, or else by the maximum checked one byte beyond it."""
+        limit = self.max_content_length
+        # Werkzeug stops a chunked body (no Content-Length) at the maximum without looking further, so a longer
+        # one would reach the view cut at exactly the limit. The server terminates the stream (gunicorn's
+        # wsgi.input_terminated), so reading one byte more is safe and tells the two apart.
+        if self.content_length is None and limit is not None and "wsgi.input_terminated" in self.environ:
+            return cast(IO[bytes], _StreamedBody(self.environ["wsgi.input"], limit))
+        return super().stream
+
+
+class _StreamedBody(LimitedStream):
+    """A streamed body read up to one byte beyond ``limit``: having that byte makes it too large."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(stream, limit + 1, is_max=True)
+
+    def readinto(self, b: bytearray) -> int | None:  # type: ignore[override]
+        size = super().readinto(b)
+        if self.is_exhausted:
+            raise RequestEntityTooLarge()
+        return size
 
 
 @dataclass(frozen=True)
@@ -51,6 +83,7 @@ def create_service_app(
     """Build a service's Flask app; nothing connects until the first request needs it."""
     configure_logging(name)
     app = Flask(name, static_folder=None)
+    app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     install_problem_handlers(app)

@@ -12,3 +12,11 @@ keepalive = 5
 accesslog = None  # the app writes its own JSON access log
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def post_worker_init(worker: object) -> None:
+    """Gunicorn hook: each worker answers gunicorn's own refusals (e.g. a header too large) as problem details."""
+    # Imported here: gunicorn reads this module in its master, which has no use for Flask and the app's imports.
+    from tripline.http.server_refusals import answer_refusals_as_problems
+
+    answer_refusals_as_problems()

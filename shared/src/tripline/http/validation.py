@@ -130,26 +130,30 @@ def _invalid_cursor() -> Problem:
 
 def _refuse_nul(document: Any) -> None:
     """400 for text holding a NUL character: PostgreSQL cannot store it, and no real input needs it."""
-    fields = _fields_with_nul(document, "")
+    fields = _fields_with_nul(document)
     if fields:
         raise validation_failed([FieldError(field, "Text must not contain NUL characters") for field in fields])
 
 
-def _fields_with_nul(value: Any, path: str) -> list[str]:
-    if isinstance(value, str):
-        return [path or "body"] if "\x00" in value else []
-    if isinstance(value, list):
-        return [field for n, item in enumerate(value) for field in _fields_with_nul(item, f"{path}[{n}]")]
-    if isinstance(value, dict):
-        found = [path or "body"] if any("\x00" in str(key) for key in value) else []
-        return found + [
-            field for key, item in value.items() for field in _fields_with_nul(item, f"{path}.{key}" if path else key)
-        ]
-    return []
+def _fields_with_nul(document: Any) -> list[str]:
+    # A walk with a list of its own, not recursion: a body of thousands of nested arrays fits in 64 KiB.
+    found: list[str] = []
+    pending: list[tuple[str, Any]] = [("", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            found.append(path or "body")
+        elif isinstance(value, list):
+            pending.extend(reversed([(f"{path}[{n}]", item) for n, item in enumerate(value)]))
+        elif isinstance(value, dict):
+            if any("\x00" in str(key) for key in value):
+                found.append(path or "body")
+            pending.extend(reversed([(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]))
+    return found
 
 
 def _loads_or_unknown(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return UNKNOWN_INPUT
