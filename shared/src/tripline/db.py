@@ -10,6 +10,7 @@ from typing import Self
 import psycopg
 from sqlalchemy import Engine, MetaData, create_engine, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,3 +111,26 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
     return isinstance(error, OperationalError | psycopg.OperationalError | TimeoutError | ConnectionError)
+
+
+# SQLSTATEs that say the server is out of reach rather than that the statement failed: connection exceptions
+# (class 08), the server shutting down or cutting the session (57P01-57P03), too many connections (53300), a
+# database not accepting connections (55000), a failover onto a read-only standby (25006).
+UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "55000", "25006")
+
+
+def is_database_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached now (worth a retry soon), not that a statement failed:
+    a deadlock, a serialization failure or a wrong password is not this."""
+    if isinstance(error, PoolTimeout):  # every pooled connection busy
+        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig or error
+    if not isinstance(error, psycopg.Error):
+        return False
+    if error.sqlstate is None:
+        # No SQLSTATE: the server never answered (the connection attempt refused, reset or timed out).
+        return isinstance(error, psycopg.OperationalError)
+    return error.sqlstate.startswith(UNREACHABLE_SQLSTATES)

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from tripline.db import is_transient
+from tripline.db import is_database_unreachable
 from tripline.http.field_errors import FieldError
 from tripline.http.request_context import current_request_id
 
@@ -276,7 +276,7 @@ def _render_http_exception(error: HTTPException) -> WerkzeugResponse:
 
 
 def _render_unexpected(error: Exception) -> Response:
-    if is_transient(error):
+    if is_database_unreachable(error):
         # The database is away (restarting, failing over, out of connections): a retry soon may well succeed.
         _log.warning("database_unavailable", exc_info=error, method=request.method, path=request.path)
         return service_unavailable().to_response()
