@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from tripline_ops.audit.snapshot import DatabaseUnreadable, read_only_snapshot
 
 from .ordinary_day import OrdinaryDay
-from .world import SERVICES, World
+from .world import SERVICES, Seats, World
 
 # Variables of the caller's own environment that would change what the audit reads or tolerates.
 AUDIT_VARIABLES = {f"{s.upper()}_DATABASE_URL" for s in SERVICES} | {
@@ -24,11 +25,11 @@ AUDIT_VARIABLES = {f"{s.upper()}_DATABASE_URL" for s in SERVICES} | {
 }
 
 
-def run_audit(urls: dict[str, str], **extra: str) -> subprocess.CompletedProcess[str]:
+def run_audit(urls: dict[str, str], *options: str, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if name not in AUDIT_VARIABLES}
     env |= {f"{service.upper()}_DATABASE_URL": url for service, url in urls.items()} | extra
     return subprocess.run(
-        [sys.executable, "-m", "tripline_ops.audit"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tripline_ops.audit", *options], env=env, capture_output=True, text=True, timeout=120
     )
 
 
@@ -40,6 +41,17 @@ def test_a_consistent_platform_exits_0_with_audit_passed(world: World, day: Ordi
     assert lines[0].startswith("audit of inventory, payments and bookings")
     assert "customers: 3" in lines
     assert lines[-1] == "audit passed"
+
+
+def test_on_a_quiet_platform_a_refund_still_missing_just_after_the_end_is_named(world: World, day: OrdinaryDay) -> None:
+    ended = world.book("meera", "failed", seats=Seats(day.schedule, ["3A"]), paid=False, changed=timedelta(seconds=5))
+    world.debit(ended, "meera", 1_500)
+
+    assert run_audit(world.urls).returncode == 0  # busy: the refund may be on its way
+    quiet = run_audit(world.urls, "--quiet")
+
+    assert quiet.returncode == 1, quiet.stderr
+    assert f"       booking {ended}: failed: refunded 0 of 1500 debited; expected 1500" in quiet.stdout.splitlines()
 
 
 def test_a_violation_exits_1_with_its_lines(world: World, day: OrdinaryDay) -> None:

@@ -177,25 +177,19 @@ def test_a_seat_held_under_a_released_hold_is_named(world: World, day: OrdinaryD
     ]
 
 
-def test_a_hold_of_a_cancelled_booking_past_its_grace_is_named(world: World, day: OrdinaryDay) -> None:
-    # The release never came, and the sweeper never lapsed the hold either.
+def test_a_hold_past_its_grace_is_named(world: World, day: OrdinaryDay) -> None:
+    # The customer never paid, bookings never expired it, and inventory's sweeper never lapsed the hold either.
     world.sql(
         "inventory",
-        "UPDATE holds SET status = 'held', expires_at = now() - interval '1 hour' WHERE booking_id = %s",
-        day.cancelled_before_payment,
-    )
-    world.sql(
-        "inventory",
-        "UPDATE seats SET status = 'held', hold_id = %s WHERE schedule_id = %s AND seat_no = '3A'",
-        day.cancelled_before_payment,
-        day.schedule.id,
+        "UPDATE holds SET expires_at = now() - interval '1 hour' WHERE booking_id = %s",
+        day.reserved,
     )
 
     (finding,) = violations(world)["held_inventory"]
     assert finding.startswith(
-        f"booking {day.cancelled_before_payment}: cancelled booking still holds seat 3A of schedule {day.schedule.id};"
-        " expected it freed by "
+        f"booking {day.reserved}: reserved booking still holds seat 4A of schedule {day.schedule.id};"
     )
+    assert " expected it freed by " in finding
     assert finding.endswith("grace 120 s)")
 
 

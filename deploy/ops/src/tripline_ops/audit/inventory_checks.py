@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from tripline_ops.audit.records import Booking, Hold, Night, Seat, SeatRow
 from tripline_ops.audit.report import Finding, booking_subject, describe
-from tripline_ops.audit.standing import Evidence
+from tripline_ops.audit.standing import ENDED_WITH_COMPENSATIONS, Evidence
 
 SOLD_SEAT, HELD_SEAT = "sold", "held"
 LIVE_HOLD = "held"
@@ -124,6 +124,10 @@ def _hold_may_hold(evidence: Evidence, hold: Hold) -> Iterator[Finding]:
     subject = booking_subject(hold.booking_id)
     if booking is None:
         yield subject, f"holds {hold.items.describe()}, but bookings does not know the booking"
+        return
+    if evidence.settled(booking) and booking.status in ENDED_WITH_COMPENSATIONS:
+        # Ended long enough ago for its release to have come: inventory's sweeper would free it only later.
+        yield subject, f"{booking.status.value} booking still holds {hold.items.describe()}; expected its release"
         return
     if hold.expires_at is None:
         return

@@ -37,7 +37,8 @@ from tripline_ops.audit.records import (
 
 SERVICES = ("inventory", "bookings", "payments")
 APPLICATION_NAME = "tripline-audit"
-# Every transaction on the audit's connections is read-only, whatever a query asks: the audit cannot write.
+# Every transaction on the audit's connections starts read-only, so no query of the audit's can write; the role
+# itself can, unless the deployment gives the audit a role allowed to SELECT only (as production should).
 # https://www.postgresql.org/docs/current/runtime-config-client.html#GUC-DEFAULT-TRANSACTION-READ-ONLY
 SESSION_OPTIONS = "-c default_transaction_read_only=on -c timezone=UTC"
 CONNECT_TIMEOUT_SECONDS = 10
