@@ -5,9 +5,10 @@ later, left to expire, or cancelled after it is confirmed (which frees the seats
 mostly picked among those the seat map shows free, so customers collide on the same free seats, and the seats
 sell out: the contention the platform must survive without overselling.
 
-A customer behaves like a careful API client while processes crash and come back: a request that gets no answer
-(refused, reset, a gateway 502/503, or 409 ``idempotency_key_in_use`` while a dead request's lease runs out) is
-sent again with the same ``Idempotency-Key``; a booking that takes long is followed with ``?wait=`` until it rests.
+A customer finds departures through search, and behaves like a careful API client while processes crash and come
+back: a request that gets no answer (refused, reset, a gateway 502/503, or 409 ``idempotency_key_in_use`` while a
+dead request's lease runs out) is sent again with the same ``Idempotency-Key``; a booking that takes long is
+followed with ``?wait=`` until it rests.
 """
 
 from __future__ import annotations
@@ -81,13 +82,22 @@ class Tally:
 
     placed: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    # 409s that refused a request for good, by ``what:code``; ``retried`` marks one answered to a request sent again
+    # after no answer, which must never be refused for a change it made itself the first time.
+    refusals: Counter[str] = field(default_factory=Counter)
     gave_up: Counter[str] = field(default_factory=Counter)
     booking_ids: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when the test is over, passed or failed: every customer stops at its next request.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def count(self, outcome: str) -> None:
         with self.lock:
             self.outcomes[outcome] += 1
+
+    def refused(self, what: str, code: str, *, retried: bool) -> None:
+        with self.lock:
+            self.refusals[f"{what}:{code}" + (":retried" if retried else "")] += 1
 
     def placed_booking(self, booking_id: str) -> None:
         with self.lock:
@@ -113,11 +123,13 @@ class Customer:
     def run(self, bookings: int) -> None:
         self.top_up(FARE if self.thrifty else 20 * FARE)
         for _ in range(bookings):
+            if self.tally.stopping.is_set():
+                return
             self.book_once()
 
     def book_once(self) -> None:
         pay_now, items = self.rng.random() < 0.8, self.items()
-        placed = self.persist("book", lambda key: self.api.book(*items, pay=pay_now, idempotency_key=key))
+        placed = self.until_answered("book", lambda key: self.api.book(*items, pay=pay_now, idempotency_key=key))
         if placed is None:
             return
         self.tally.placed_booking(placed["id"])
@@ -131,7 +143,7 @@ class Customer:
         kind = self.rng.choices(["bus", "hotel", "both"], weights=[6, 3, 1])[0]
         items = []
         if kind in ("bus", "both"):
-            schedule_id = self.rng.choice(self.supply.schedule_ids)
+            schedule_id = self.departure_found()
             items.append(bus_seats(schedule_id, self.pick_seats(schedule_id, self.rng.choice([1, 1, 2]))))
         if kind in ("hotel", "both"):
             check_in = self.supply.first_night + timedelta(days=self.rng.randrange(self.supply.nights - 3))
@@ -139,9 +151,16 @@ class Customer:
             items.append(hotel_rooms(self.rng.choice(self.supply.room_type_ids), check_in, check_in + stay))
         return items
 
+    def departure_found(self) -> str:
+        """One of the departures search lists for the day (it may lag behind, or be away: then any of them)."""
+        on = self.supply.first_night
+        found = self.until_answered("search", lambda _: self.api.search_buses("Mumbai", "Goa", on, limit=10))
+        listed = [trip["schedule_id"] for trip in (found or {}).get("items", [])]
+        return self.rng.choice(listed or self.supply.schedule_ids)
+
     def pick_seats(self, schedule_id: str, count: int) -> list[str]:
         """Mostly seats the seat map shows free (others may be picking them at this very moment), sometimes any."""
-        schedule = self.persist("seat_map", lambda _: self.api.schedule(schedule_id))
+        schedule = self.until_answered("seat_map", lambda _: self.api.schedule(schedule_id))
         free = [seat["seat"] for seat in (schedule or {}).get("seat_map", []) if seat["status"] == "available"]
         if len(free) >= count and self.rng.random() < 0.8:
             return self.rng.sample(free, count)
@@ -150,6 +169,8 @@ class Customer:
     def act_on(self, booking: Json, *, paid: bool) -> None:
         """What a customer does next: cancel some confirmed bookings, pay or drop the reserved ones."""
         booking_id, status = booking["id"], booking["status"]
+        if status == "confirmed":
+            self.until_answered("wallet", lambda _: self.api.wallet())
         if status == "confirmed" and self.rng.random() < 0.7:
             self.cancel(booking_id)
         elif status == "reserved":
@@ -164,21 +185,21 @@ class Customer:
             # else: left to expire
 
     def top_up(self, amount_minor: int) -> None:
-        self.persist("top_up", lambda key: self.api.top_up(money(amount_minor), idempotency_key=key))
+        self.until_answered("top_up", lambda key: self.api.top_up(money(amount_minor), idempotency_key=key))
 
     def pay(self, booking_id: str) -> None:
-        if self.persist("pay", lambda key: self.api.pay(booking_id, idempotency_key=key)) is not None:
+        if self.until_answered("pay", lambda key: self.api.pay(booking_id, idempotency_key=key)) is not None:
             self.follow(booking_id)
 
     def cancel(self, booking_id: str) -> None:
-        if self.persist("cancel", lambda key: self.api.cancel(booking_id, idempotency_key=key)) is not None:
+        if self.until_answered("cancel", lambda key: self.api.cancel(booking_id, idempotency_key=key)) is not None:
             self.follow(booking_id)
 
     def follow(self, booking_id: str) -> Json | None:
         """The booking once it rests (reserved, confirmed or terminal); None if it did not within our patience."""
         deadline = time.monotonic() + PATIENCE_SECONDS
         while time.monotonic() < deadline:
-            booking = self.persist("follow", lambda _: self.api.booking(booking_id, wait=5))
+            booking = self.until_answered("follow", lambda _: self.api.booking(booking_id, wait=5))
             if booking is None:
                 return None
             if booking["status"] not in TRANSITIONAL:
@@ -186,25 +207,29 @@ class Customer:
         self.tally.abandoned("follow")
         return None
 
-    def persist(self, what: str, call: Callable[[str], T]) -> T | None:
+    def until_answered(self, what: str, call: Callable[[str], T]) -> T | None:
         """``call`` with one Idempotency-Key until it is answered; None when the platform refused it for good
-        (a 409 such as ``booking_expired`` or ``invalid_state``) or did not answer within our patience."""
-        key = str(uuid.uuid4())
+        (a 409 such as ``booking_expired`` or ``invalid_state``), did not answer within our patience, or the test
+        is over."""
+        key, retried = str(uuid.uuid4()), False
         deadline = time.monotonic() + PATIENCE_SECONDS
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.tally.stopping.is_set():
             try:
                 return call(key)
             except ApiError as error:
                 if error.status in UNANSWERED or error.code == "idempotency_key_in_use":
+                    retried = True
                     time.sleep(0.5)
                     continue
                 if error.status == 409:
-                    self.tally.count(f"{what}:{error.code}")
+                    self.tally.refused(what, error.code, retried=retried)
                     return None
                 raise
             except requests.ConnectionError:
+                retried = True
                 time.sleep(0.5)
-        self.tally.abandoned(what)
+        if not self.tally.stopping.is_set():
+            self.tally.abandoned(what)
         return None
 
 
@@ -242,11 +267,20 @@ class BookingLoad:
     def finish(self) -> Tally:
         """Wait for every customer; a customer's unexpected error fails the load."""
         assert self._pool is not None
-        for future in self._futures:
-            future.result()
-        self._pool.shutdown()
+        try:
+            for future in self._futures:
+                future.result()
+        finally:
+            self.stop()
         return self.tally
+
+    def stop(self) -> None:
+        """Every customer stops at its next request, and this waits for them (a failed test must not hang)."""
+        self.tally.stopping.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def summary(tally: Tally) -> dict[str, Any]:
-    return {"placed": tally.placed, "outcomes": dict(tally.outcomes), "gave_up": dict(tally.gave_up)}
+    return {"placed": tally.placed, "outcomes": dict(tally.outcomes), "refused": dict(tally.refusals),
+            "gave_up": dict(tally.gave_up)}  # fmt: skip

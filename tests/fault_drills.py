@@ -18,6 +18,7 @@ import psycopg
 from nats.js import JetStreamContext
 from psycopg.conninfo import conninfo_to_dict
 
+from bookings.domain.lifecycle import TRANSITIONAL
 from devstack.nats import EmbeddedNats
 from tripline.messaging.envelope import MSG_ID_HEADER
 
@@ -26,7 +27,6 @@ from .whole_platform import WholePlatform
 
 # Services whose outboxes carry the saga's commands, replies and events.
 MESSENGERS = ("inventory", "payments", "bookings")
-TRANSITIONAL = ("pending", "payment_pending", "confirming", "cancelling")
 
 
 def crash_and_restart_web(whole: WholePlatform, service: str) -> None:
@@ -84,8 +84,10 @@ def deliver_again(whole: WholePlatform, since: datetime) -> int:
             "SELECT subject, envelope, headers FROM outbox WHERE published_at >= %s ORDER BY created_at",
             since,
         )
-        messages += [(str(subject), envelope, dict(headers) | {MSG_ID_HEADER: str(uuid.uuid4())})  # type: ignore[call-overload]
-                     for subject, envelope, headers in rows]  # fmt: skip
+        messages += [
+            (str(subject), envelope, dict(headers) | {MSG_ID_HEADER: str(uuid.uuid4())})
+            for subject, envelope, headers in rows
+        ]
 
     async def publish_all(js: JetStreamContext) -> None:
         for subject, envelope, headers in messages:
@@ -99,8 +101,8 @@ def settled(whole: WholePlatform, timeout: float = 120) -> None:
     """Until no booking is in a transitional status and every message is published and acknowledged."""
 
     def no_booking_in_flight() -> bool:
-        [(in_flight,)] = whole.platform.sql("bookings", "SELECT count(*) FROM bookings WHERE status = ANY(%s)",
-                                            list(TRANSITIONAL))  # fmt: skip
+        query = "SELECT count(*) FROM bookings WHERE status = ANY(%s)"
+        [(in_flight,)] = whole.platform.sql("bookings", query, [status.value for status in TRANSITIONAL])
         return in_flight == 0
 
     wait_for(no_booking_in_flight, timeout=timeout, interval=0.5, what="every booking terminal or resting")
@@ -108,12 +110,12 @@ def settled(whole: WholePlatform, timeout: float = 120) -> None:
 
 
 def audit(whole: WholePlatform) -> subprocess.CompletedProcess[str]:
-    """``make audit``'s command against the platform's databases."""
+    """``make audit``'s command against the platform's databases, told it is quiet (``settled`` made it so): every
+    ended booking is judged at once, with no grace for a release or refund still on its way."""
     # The platform's own timings (grace, sweeps), so the audit tolerates exactly what the services may still do.
     env = whole.platform.env | whole.env
-    return subprocess.run(
-        [sys.executable, "-m", "tripline_ops.audit"], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    command = [sys.executable, "-m", "tripline_ops.audit", "--quiet"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def assert_audit_passes(whole: WholePlatform) -> str:

@@ -271,7 +271,8 @@ async def _stream_marks(js: JetStreamContext) -> tuple[tuple[Any, ...], list[tup
 def _started(process: Process, ready_url: str) -> Process:
     """The process, once ``ready_url`` answers 200; fails with its log if it dies first."""
     assert process.popen is not None
-    wait_for(lambda: _answers(ready_url) or process.popen.poll() is not None, what=ready_url)  # type: ignore[union-attr]
+    # Generous: a restart during a load shares two cores with every other process of the platform.
+    wait_for(lambda: _answers(ready_url) or process.popen.poll() is not None, timeout=60, what=ready_url)  # type: ignore[union-attr]
     assert process.popen.poll() is None, process.log()
     return process
 
