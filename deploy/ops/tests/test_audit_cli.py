@@ -60,6 +60,7 @@ def test_a_violation_exits_1_with_its_lines(world: World, day: OrdinaryDay) -> N
         "UPDATE seats SET status = 'free', hold_id = NULL WHERE schedule_id = %s AND seat_no = '1B'",
         day.schedule.id,
     )
+    world.sql("inventory", "UPDATE schedules SET available_seats = available_seats + 1 WHERE id = %s", day.schedule.id)
 
     result = run_audit(world.urls)
 

@@ -35,19 +35,30 @@ def test_the_report_says_what_it_checked(world: World, day: OrdinaryDay) -> None
     assert "room nights sold: 2 rooms over 2 night(s) of 1 room type(s)" in lines
     assert "customers: 3" in lines
     assert "debits: 5 for 21000; refunds: 2 for 2250 (minor units)" in lines
-    assert sum(line.startswith("ok   ") for line in lines) == 8
+    assert sum(line.startswith("ok   ") for line in lines) == 9
 
 
 # Sold seats -----------------------------------------------------------------------------------------------------
 
 
 def _sell(world: World, day: OrdinaryDay, seat: str, hold_id: uuid.UUID) -> None:
+    """Sell a free seat, counted as inventory counts it."""
     world.sql(
         "inventory",
         "UPDATE seats SET status = 'sold', hold_id = %s WHERE schedule_id = %s AND seat_no = %s",
         hold_id,
         day.schedule.id,
         seat,
+    )
+    _count_seats(world, day, -1)
+
+
+def _count_seats(world: World, day: OrdinaryDay, change: int) -> None:
+    world.sql(
+        "inventory",
+        "UPDATE schedules SET available_seats = available_seats + %s WHERE id = %s",
+        change,
+        day.schedule.id,
     )
 
 
@@ -84,6 +95,7 @@ def test_a_confirmed_bookings_free_seat_is_named(world: World, day: OrdinaryDay)
         "UPDATE seats SET status = 'free', hold_id = NULL WHERE schedule_id = %s AND seat_no = '1B'",
         day.schedule.id,
     )
+    _count_seats(world, day, +1)
 
     assert violations(world) == {
         "sold_seats": [
@@ -91,6 +103,12 @@ def test_a_confirmed_bookings_free_seat_is_named(world: World, day: OrdinaryDay)
             " expected sold under that booking, found free"
         ]
     }
+
+
+def test_a_seat_count_that_does_not_match_the_free_seats_is_named(world: World, day: OrdinaryDay) -> None:
+    _count_seats(world, day, +1)  # a release applied twice
+
+    assert violations(world) == {"seat_counts": [f"schedule {day.schedule.id}: counts 4 seats available; 3 are free"]}
 
 
 def test_a_seat_claimed_by_two_sold_bookings_is_named(world: World, day: OrdinaryDay) -> None:

@@ -44,6 +44,11 @@ INVARIANTS = (
         inventory_checks.held_inventory,
     ),
     Invariant(
+        "seat_counts",
+        "each departure on sale counts as available exactly its free seats",
+        inventory_checks.seat_counts,
+    ),
+    Invariant(
         "one_debit_per_sale",
         "each confirmed booking was debited once, for its total, and a sold one got nothing back",
         money_checks.one_debit_per_sale,

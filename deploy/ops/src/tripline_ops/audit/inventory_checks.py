@@ -137,3 +137,10 @@ def _hold_may_hold(evidence: Evidence, hold: Hold) -> Iterator[Finding]:
         found = f"{booking.status.value} booking still holds {hold.items.describe()}"
         lapse = f"hold expired {hold.expires_at.isoformat()}, grace {rules.hold_grace.total_seconds():g} s"
         yield subject, f"{found}; expected it freed by {lapsed_at.isoformat()} ({lapse})"
+
+
+def seat_counts(evidence: Evidence) -> Iterator[Finding]:
+    """Each departure on sale counts exactly its free seats as available: a release applied twice would not."""
+    for count in evidence.inventory.seat_counts:
+        if count.counted != count.free:
+            yield f"schedule {count.schedule_id}", f"counts {count.counted} seats available; {count.free} are free"

@@ -162,6 +162,15 @@ class RoomNight:
 
 
 @dataclass(frozen=True)
+class SeatCount:
+    """A departure on sale: the free seats its counter says (what search and the seat map show), and its free rows."""
+
+    schedule_id: uuid.UUID
+    counted: int
+    free: int
+
+
+@dataclass(frozen=True)
 class InventorySnapshot:
     """Every seat taken, every room night and every hold, read at ``read_at`` on inventory's clock."""
 
@@ -169,6 +178,7 @@ class InventorySnapshot:
     taken_seats: list[SeatRow]
     room_nights: dict[Night, RoomNight]
     holds: dict[uuid.UUID, Hold]
+    seat_counts: list[SeatCount]
 
 
 # Payments ------------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from tripline_ops.audit.records import (
     LedgerFinding,
     PaymentsSnapshot,
     RoomNight,
+    SeatCount,
     SeatRow,
     Wallet,
 )
@@ -130,6 +131,17 @@ def read_inventory(connection: Connection) -> InventorySnapshot:
         text("SELECT schedule_id, seat_no, status, hold_id FROM seats WHERE status <> 'free' ORDER BY 1, position")
     )
     nights = connection.execute(text("SELECT room_type_id, night, total, held, sold FROM room_nights ORDER BY 1, 2"))
+    # Only departures on sale: inventory stops counting seats taken from one that left or was cancelled.
+    counts = connection.execute(
+        text(
+            """
+            SELECT s.id, s.available_seats, count(*) FILTER (WHERE seats.status = 'free')
+            FROM schedules s JOIN seats ON seats.schedule_id = s.id
+            WHERE s.status = 'active' AND s.departs_at > now()
+            GROUP BY s.id ORDER BY s.id
+            """
+        )
+    )
     holds = connection.execute(
         text(
             """
@@ -153,6 +165,7 @@ def read_inventory(connection: Connection) -> InventorySnapshot:
             booking_id: Hold(booking_id, status, expires_at, Items.from_json(items))
             for booking_id, status, expires_at, items in holds
         },
+        seat_counts=[SeatCount(schedule_id, counted, free) for schedule_id, counted, free in counts],
     )
 
 
