@@ -37,6 +37,8 @@ RATE = 300_000
 TRANSITIONAL = frozenset({"pending", "payment_pending", "confirming", "cancelling"})
 # Answers that mean "not now": the request may not have been handled, and sending it again is safe.
 UNANSWERED = frozenset({502, 503, 504})
+# How long a customer waits before sending again a request that got no answer, unless told (Retry-After).
+RETRY_SECONDS = 0.5
 # How long a customer keeps retrying one request, and following one booking, before moving on.
 PATIENCE_SECONDS = 90.0
 
@@ -81,6 +83,7 @@ class Tally:
     """What the load did, counted across customers."""
 
     placed: int = 0
+    customers_done: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     # 409s that refused a request for good, by ``what:code``; ``retried`` marks one answered to a request sent again
     # after no answer, which must never be refused for a change it made itself the first time.
@@ -88,6 +91,8 @@ class Tally:
     gave_up: Counter[str] = field(default_factory=Counter)
     booking_ids: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Notified at each booking placed, for a drill waiting for its moment.
+    placing: threading.Condition = field(init=False)
     # Set when the test is over, passed or failed: every customer stops at its next request.
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -95,14 +100,23 @@ class Tally:
         with self.lock:
             self.outcomes[outcome] += 1
 
+    def __post_init__(self) -> None:
+        self.placing = threading.Condition(self.lock)
+
     def refused(self, what: str, code: str, *, retried: bool) -> None:
         with self.lock:
             self.refusals[f"{what}:{code}" + (":retried" if retried else "")] += 1
 
     def placed_booking(self, booking_id: str) -> None:
-        with self.lock:
+        with self.placing:
             self.placed += 1
             self.booking_ids.append(booking_id)
+            self.placing.notify_all()
+
+    def customer_done(self) -> None:
+        with self.placing:
+            self.customers_done += 1
+            self.placing.notify_all()
 
     def abandoned(self, what: str) -> None:
         with self.lock:
@@ -121,11 +135,14 @@ class Customer:
         self.thrifty = rng.random() < 0.2
 
     def run(self, bookings: int) -> None:
-        self.top_up(FARE if self.thrifty else 20 * FARE)
-        for _ in range(bookings):
-            if self.tally.stopping.is_set():
-                return
-            self.book_once()
+        try:
+            self.top_up(FARE if self.thrifty else 20 * FARE)
+            for _ in range(bookings):
+                if self.tally.stopping.is_set():
+                    return
+                self.book_once()
+        finally:
+            self.tally.customer_done()
 
     def book_once(self) -> None:
         pay_now, items = self.rng.random() < 0.8, self.items()
@@ -219,7 +236,7 @@ class Customer:
             except ApiError as error:
                 if error.status in UNANSWERED or error.code == "idempotency_key_in_use":
                     retried = True
-                    time.sleep(0.5)
+                    self.tally.stopping.wait(retry_after(error))
                     continue
                 if error.status == 409:
                     self.tally.refused(what, error.code, retried=retried)
@@ -227,10 +244,16 @@ class Customer:
                 raise
             except requests.ConnectionError:
                 retried = True
-                time.sleep(0.5)
+                self.tally.stopping.wait(RETRY_SECONDS)
         if not self.tally.stopping.is_set():
             self.tally.abandoned(what)
         return None
+
+
+def retry_after(error: ApiError) -> float:
+    """What the platform asked for (Retry-After, capped so a customer keeps trying), else our own pause."""
+    asked = error.headers.get("Retry-After", "")
+    return min(float(asked), 2.0) if asked.isdigit() else RETRY_SECONDS
 
 
 @dataclass
@@ -258,11 +281,12 @@ class BookingLoad:
         return not all(future.done() for future in self._futures)
 
     def until_placed(self, bookings: int, timeout: float = 120) -> None:
-        """Until the customers have placed ``bookings`` bookings (a drill's moment to strike)."""
-        deadline = time.monotonic() + timeout
-        while self.tally.placed < bookings and self.running():
-            assert time.monotonic() < deadline, f"only {self.tally.placed} bookings placed in {timeout} s"
-            time.sleep(0.1)
+        """Until the customers have placed ``bookings`` bookings, or all stopped (a drill's moment to strike)."""
+        with self.tally.placing:
+            placed = self.tally.placing.wait_for(
+                lambda: self.tally.placed >= bookings or self.tally.customers_done == self.customers, timeout=timeout
+            )
+        assert placed, f"only {self.tally.placed} bookings placed in {timeout} s"
 
     def finish(self) -> Tally:
         """Wait for every customer; a customer's unexpected error fails the load."""

@@ -21,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict
 from bookings.domain.lifecycle import TRANSITIONAL
 from devstack.nats import EmbeddedNats
 from tripline.messaging.envelope import MSG_ID_HEADER
+from tripline_ops.client import ApiError
 
 from .platform import on_jetstream, wait_for
 from .whole_platform import WholePlatform
@@ -30,16 +31,25 @@ MESSENGERS = ("inventory", "payments", "bookings")
 
 
 def crash_and_restart_web(whole: WholePlatform, service: str) -> None:
-    """SIGKILL the service's web server mid-load, then start it again on the port the gateway routes to."""
+    """SIGKILL the service's web server mid-load; once the gateway finds nothing behind its routes, start it again
+    on the port the gateway routes to."""
     whole.webs[service].kill()
-    time.sleep(0.5)
+    wait_for(lambda: _gateway_finds_nothing(whole, service), what=f"the gateway without {service}")
     whole.start_web(service)
 
 
+def _gateway_finds_nothing(whole: WholePlatform, service: str) -> bool:
+    try:
+        whole.anonymous().request("GET", f"/openapi/{service}.json")
+    except ApiError as error:
+        return error.status == 502
+    return False
+
+
 def crash_and_restart_worker(whole: WholePlatform, service: str) -> None:
-    """SIGKILL the service's worker mid-load (its unacknowledged deliveries come back after the ack wait)."""
+    """SIGKILL the service's worker mid-load (its unacknowledged deliveries come back after the ack wait), and start
+    it again at once, as a supervisor would."""
     whole.workers[service].kill()
-    time.sleep(0.5)
     whole.start_worker(service)
 
 

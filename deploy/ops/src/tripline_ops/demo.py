@@ -343,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         walk_through(gateway, say)
     except requests.ConnectionError:
+        if say.number:  # it answered before: it went away during the tour
+            return stop(f"{say.current} failed: lost the gateway at {gateway}")
         return stop(f"no gateway at {gateway}: start the platform with make up")
     except requests.Timeout:
         return stop(f"{say.current} failed: the gateway at {gateway} did not answer in time")
