@@ -13,7 +13,7 @@ STATE_DIR ?= .dev
 SERVICE ?= search
 ARGS ?= --help
 
-.PHONY: help install run up down status test lint token cli audit demo
+.PHONY: help install run up down status test lint token cli audit demo bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ status: install ## what runs, and on which ports
 
 test: install ## every test: unit, integration against real PostgreSQL and NATS, end to end
 	$(PY) -m pytest
+
+bench: install ## the benchmarks on the running stack (or one started for the run); a table, and JSON in bench/results
+	$(PY) -m bench
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,214 @@
+"""``python -m bench`` (``make bench``): the platform's figures beside a single-transaction reference, in one run.
+
+Uses the running local stack (``make up``) or starts one without demo data and stops it afterwards; puts a
+catalogue on sale through the gateway; starts the reference next to it on the same PostgreSQL server; drives each
+scenario with locust, headless; prints a table and writes it as JSON under ``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine
+
+from bench.catalogue import SEATS, Catalogue, put_on_sale
+from bench.reference import prepare
+from devstack.config import StackConfig
+from devstack.envfile import read_env_file
+from devstack.postgres import EmbeddedPostgres
+from devstack.provision import create_database, drop_database
+from devstack.readiness import free_port
+
+RESULTS = Path(__file__).parent / "results"
+LOCUSTFILE = Path(__file__).parent / "locustfile.py"
+REFERENCE_DATABASE = "bench_reference"
+REFERENCE_CUSTOMERS = 64
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    user: str
+    target: str  # "gateway" or "reference"
+    users: int
+    event: str  # the locust stat the scenario is judged by
+
+
+SCENARIOS = [
+    Scenario("saga, spread", "SagaSpread", "gateway", 32, "create→confirmed"),
+    Scenario("reference, spread", "ReferenceSpread", "reference", 32, "create→confirmed"),
+    Scenario("saga, hot schedule", "SagaHot", "gateway", 32, "create→confirmed"),
+    Scenario("reference, hot schedule", "ReferenceHot", "reference", 32, "create→confirmed"),
+    Scenario("bus search", "BusSearch", "gateway", 16, "GET /v1/search/buses"),
+    Scenario("hotel search", "HotelSearch", "gateway", 16, "GET /v1/search/hotels"),
+]
+
+
+@dataclass(frozen=True)
+class Figures:
+    scenario: str
+    per_second: float  # confirmed bookings (or answered searches) per second
+    failures: int  # bookings turned down (or searches failed)
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=20, help="how long each scenario runs (default 20)")
+    parser.add_argument("--schedules", type=int, default=1_000)
+    parser.add_argument("--hotels", type=int, default=1_000)
+    options = parser.parse_args(argv)
+    config = StackConfig.from_environ()
+    with local_stack(config) as stack_env:
+        gateway = f"http://127.0.0.1:{stack_env['GATEWAY_PORT']}"
+        print(f"bench: putting {options.schedules} departures and {options.hotels} hotels on sale…", flush=True)
+        catalogue = put_on_sale(gateway, options.schedules, options.hotels)
+        catalogue_file = write_json(f"catalogue-{stamp()}", catalogue.as_json())
+        wait_for_search(gateway, catalogue)
+        with reference_server(config, len(catalogue.schedule_ids)) as reference:
+            figures = [
+                run(scenario, gateway if scenario.target == "gateway" else reference, catalogue_file, options.seconds)
+                for scenario in SCENARIOS
+            ]
+    print_table(figures)
+    path = write_json(f"bench-{stamp()}", {"figures": [asdict(f) for f in figures], "seconds": options.seconds})
+    print(f"\nbench: written to {path}")
+    return 0
+
+
+@contextmanager
+def local_stack(config: StackConfig) -> Iterator[Mapping[str, str]]:
+    """The running stack's settings; or a stack started for the run (no demo data), stopped afterwards."""
+    env_file = config.paths.env_file
+    if env_file.exists() and _answers(f"http://127.0.0.1:{read_env_file(env_file)['GATEWAY_PORT']}/healthz"):
+        yield read_env_file(env_file)
+        return
+    print("bench: starting the local stack", flush=True)
+    subprocess.run([sys.executable, "-m", "devstack", "up"], env=os.environ | {"SEED": "0"}, check=True)
+    try:
+        yield read_env_file(env_file)
+    finally:
+        subprocess.run([sys.executable, "-m", "devstack", "down"], check=False)
+
+
+@contextmanager
+def reference_server(config: StackConfig, schedules: int) -> Iterator[str]:
+    """The single-transaction reference under gunicorn, on a database of its own on the stack's PostgreSQL."""
+    admin_url = os.environ.get("BENCH_POSTGRES_ADMIN_URL") or _embedded_admin_url(config)
+    drop_database(admin_url, REFERENCE_DATABASE)
+    create_database(admin_url, REFERENCE_DATABASE)
+    url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{REFERENCE_DATABASE}"
+    customers = [f"ref-{n}" for n in range(REFERENCE_CUSTOMERS)]
+    prepare(create_engine(url), schedules, SEATS, customers, balance=10**15)
+    port = free_port()
+    app = f"bench.reference:create_app({url!r})"
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:tripline.http.gunicorn_conf", "--bind",
+               f"127.0.0.1:{port}", app]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(f"http://127.0.0.1:{port}/healthz"):
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("the reference server did not start")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        drop_database(admin_url, REFERENCE_DATABASE)
+
+
+def _embedded_admin_url(config: StackConfig) -> str:
+    server = EmbeddedPostgres(config.paths.postgres_dir)
+    server.port = server.running_port()
+    if server.port is None:
+        raise RuntimeError("the stack's PostgreSQL is not embedded: set BENCH_POSTGRES_ADMIN_URL for the reference")
+    return server.admin_url
+
+
+def wait_for_search(gateway: str, catalogue: Catalogue, timeout: float = 600) -> None:
+    """Until search lists departures of the first route and hotels of the last city: the projection has caught up
+    far enough for the searches to find what they look for."""
+    print("bench: waiting for search to catch up…", flush=True)
+    origin, destination = catalogue.routes[0]
+    searches = [
+        ("buses", {"origin": origin, "destination": destination, "date": catalogue.first_day}),
+        ("hotels", {"city": catalogue.hotel_cities[-1], "check_in": catalogue.first_day,
+                    "check_out": catalogue.third_day}),
+    ]  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while not all(_finds(f"{gateway}/v1/search/{kind}", params) for kind, params in searches):
+        if time.monotonic() > deadline:
+            raise RuntimeError("search did not catch up")
+        time.sleep(1)
+
+
+def _finds(url: str, params: Mapping[str, str]) -> bool:
+    found = requests.get(url, params=params, timeout=10)
+    return found.ok and bool(found.json()["items"])
+
+
+def run(scenario: Scenario, host: str, catalogue_file: Path, seconds: int) -> Figures:
+    print(f"bench: {scenario.name}: {scenario.users} clients for {seconds} s", flush=True)
+    prefix = RESULTS / f"locust-{scenario.user}"
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+               "-u", str(scenario.users), "-r", str(scenario.users), "-t", f"{seconds}s", "--host", host,
+               "--csv", str(prefix), "--loglevel", "WARNING", scenario.user]  # fmt: skip
+    env = os.environ | {"BENCH_CATALOGUE": str(catalogue_file), "BENCH_REFERENCE_CUSTOMERS": str(REFERENCE_CUSTOMERS)}
+    with Path(f"{prefix}.log").open("w") as log:  # locust's own summary, for a closer look
+        subprocess.run(command, env=env, check=False, stdout=log, stderr=subprocess.STDOUT)
+    return figures_of(scenario, Path(f"{prefix}_stats.csv"), seconds)
+
+
+def figures_of(scenario: Scenario, stats: Path, seconds: int) -> Figures:
+    with stats.open() as file:
+        row = next(row for row in csv.DictReader(file) if row["Name"] == scenario.event)
+    succeeded = int(row["Request Count"]) - int(row["Failure Count"])
+    return Figures(scenario.name, succeeded / seconds, int(row["Failure Count"]), float(row["50%"]),
+                   float(row["95%"]), float(row["99%"]))  # fmt: skip
+
+
+def print_table(figures: list[Figures]) -> None:
+    by_name = {f.scenario: f for f in figures}
+    print(f"\n{'scenario':<26}{'per s':>9}{'turned down':>13}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'vs ref':>9}")
+    for figure in figures:
+        reference = by_name.get(figure.scenario.replace("saga", "reference"))
+        ratio = f"{figure.per_second / reference.per_second:.2f}x" if reference and reference is not figure else ""
+        print(f"{figure.scenario:<26}{figure.per_second:>9.1f}{figure.failures:>13}{figure.p50_ms:>9.0f}"
+              f"{figure.p95_ms:>9.0f}{figure.p99_ms:>9.0f}{ratio:>9}")  # fmt: skip
+
+
+def write_json(name: str, content: object) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(content, indent=2))
+    return path
+
+
+def stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
