@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -29,7 +28,7 @@ from devstack.config import StackConfig
 from devstack.envfile import read_env_file
 from devstack.postgres import EmbeddedPostgres
 from devstack.provision import create_database, drop_database
-from devstack.readiness import free_port
+from devstack.readiness import free_port, http_ok, wait_until
 
 RESULTS = Path(__file__).parent / "results"
 LOCUSTFILE = Path(__file__).parent / "locustfile.py"
@@ -94,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 def local_stack(config: StackConfig) -> Iterator[Mapping[str, str]]:
     """The running stack's settings; or a stack started for the run (no demo data), stopped afterwards."""
     env_file = config.paths.env_file
-    if env_file.exists() and _answers(f"http://127.0.0.1:{read_env_file(env_file)['GATEWAY_PORT']}/healthz"):
+    if env_file.exists() and http_ok(f"http://127.0.0.1:{read_env_file(env_file)['GATEWAY_PORT']}/healthz"):
         yield read_env_file(env_file)
         return
     print("bench: starting the local stack", flush=True)
@@ -120,11 +119,10 @@ def reference_server(config: StackConfig, schedules: int) -> Iterator[str]:
                f"127.0.0.1:{port}", app]  # fmt: skip
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while not _answers(f"http://127.0.0.1:{port}/healthz"):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("the reference server did not start")
-            time.sleep(0.2)
+        if not wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz") or server.poll() is not None, timeout=30):
+            raise RuntimeError("the reference server did not start")
+        if server.poll() is not None:
+            raise RuntimeError("the reference server exited")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
@@ -150,11 +148,12 @@ def wait_for_search(gateway: str, catalogue: Catalogue, timeout: float = 600) ->
         ("hotels", {"city": catalogue.hotel_cities[-1], "check_in": catalogue.first_day,
                     "check_out": catalogue.third_day}),
     ]  # fmt: skip
-    deadline = time.monotonic() + timeout
-    while not all(_finds(f"{gateway}/v1/search/{kind}", params) for kind, params in searches):
-        if time.monotonic() > deadline:
-            raise RuntimeError("search did not catch up")
-        time.sleep(1)
+
+    def caught_up() -> bool:
+        return all(_finds(f"{gateway}/v1/search/{kind}", params) for kind, params in searches)
+
+    if not wait_until(caught_up, timeout=timeout, interval=1):
+        raise RuntimeError("search did not catch up")
 
 
 def _finds(url: str, params: Mapping[str, str]) -> bool:
@@ -201,13 +200,6 @@ def write_json(name: str, content: object) -> Path:
 
 def stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from tripline.auth.tokens import issue_dev_token
-from tripline_ops.client import Tripline, money
+from tripline_ops.client import Tripline, money, seat_labels
 
 T = TypeVar("T")
-SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]  # 40 seats
+SEATS = seat_labels()  # 40 seats
 CITIES = ["Mumbai", "Goa", "Pune", "Bengaluru", "Chennai", "Hyderabad"]
 ROUTES = [(origin, destination) for origin in CITIES[:3] for destination in CITIES[3:]] + [("Goa", "Mumbai")]
 FARE_MINOR = 90_000

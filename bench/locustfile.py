@@ -17,10 +17,10 @@ from typing import Any
 
 from locust import HttpUser, constant, task
 
+from bench.catalogue import SEATS
 from tripline.auth.tokens import issue_dev_token
 
 CATALOGUE: dict[str, Any] = json.loads(open(os.environ["BENCH_CATALOGUE"]).read())  # noqa: SIM115
-SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]
 SETTLED = frozenset({"confirmed", "failed", "cancelled", "expired", "completed"})
 CONFIRMED_EVENT = "create→confirmed"
 TOP_UP_MINOR = 10_000_000_000

@@ -15,10 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tripline.testing import bearer
+from tripline_ops.client import seat_labels
 
 from .platform import ADMIN, Platform, Process, call, wait_for
 
-SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]  # 40 seats
+SEATS = seat_labels()  # 40 seats
 FARE = 90_000
 RATE = 450_000
 CURRENCY = "INR"

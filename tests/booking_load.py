@@ -26,15 +26,15 @@ from typing import Any, TypeVar
 
 import requests
 
-from tripline_ops.client import ApiError, Json, bus_seats, hotel_rooms, money
+from bookings.domain.lifecycle import TRANSITIONAL
+from tripline_ops.client import ApiError, Json, bus_seats, hotel_rooms, money, seat_labels
 
 from .whole_platform import WholePlatform
 
 T = TypeVar("T")
-SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]  # 40 seats
+SEATS = seat_labels()  # 40 seats
 FARE = 90_000
 RATE = 300_000
-TRANSITIONAL = frozenset({"pending", "payment_pending", "confirming", "cancelling"})
 # Answers that mean "not now": the request may not have been handled, and sending it again is safe.
 UNANSWERED = frozenset({502, 503, 504})
 # How long a customer waits before sending again a request that got no answer, unless told (Retry-After).

@@ -20,7 +20,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from devstack.gateway import caddy_run_command, write_caddyfile
-from devstack.readiness import free_port
+from devstack.readiness import free_port, http_ok
 from tripline.auth.tokens import issue_dev_token
 from tripline.testing import truncate_every_table
 
@@ -272,13 +272,6 @@ def _started(process: Process, ready_url: str) -> Process:
     """The process, once ``ready_url`` answers 200; fails with its log if it dies first."""
     assert process.popen is not None
     # Generous: a restart during a load shares two cores with every other process of the platform.
-    wait_for(lambda: _answers(ready_url) or process.popen.poll() is not None, timeout=60, what=ready_url)  # type: ignore[union-attr]
+    wait_for(lambda: http_ok(ready_url) or process.popen.poll() is not None, timeout=60, what=ready_url)  # type: ignore[union-attr]
     assert process.popen.poll() is None, process.log()
     return process
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False

@@ -26,10 +26,11 @@ from devstack.readiness import free_port
 from tripline.contracts.inventory import ConfirmHold, ReserveInventory
 from tripline.messaging.envelope import MSG_ID_HEADER, Envelope
 from tripline.testing import bearer
+from tripline_ops.client import seat_labels
 
 from .platform import ADMIN, SERVICES, Platform, Process, call, has_stream, on_jetstream, wait_for
 
-SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]  # 40 seats
+SEATS = seat_labels()  # 40 seats
 CURRENCY = "INR"
 SUPPLY_CONSUMER = "search-inventory-supply"
 # Every table of search's read model; the rebuild must fill each exactly as the events did.

@@ -15,10 +15,11 @@ from tripline.auth.tokens import issue_dev_token
 from tripline.contracts.inventory import ReserveInventory
 from tripline.messaging.contracts import Contract
 from tripline.messaging.envelope import MSG_ID_HEADER, Envelope
+from tripline_ops.client import seat_labels
 
 from .platform import ADMIN, Platform, on_jetstream, wait_for
 
-SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]  # 40 seats
+SEATS = seat_labels()  # 40 seats
 
 
 def bearer(sub: str, role: str) -> dict[str, str]:

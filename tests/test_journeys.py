@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from tripline_ops.client import ApiError, Tripline, bus_seats, hotel_rooms, money
+from tripline_ops.client import ApiError, Tripline, bus_seats, hotel_rooms, money, seat_labels
 
 from .platform import Platform, wait_for
 from .whole_platform import WholePlatform, start_whole_platform
 
 Json = dict[str, Any]
 ROUTE = ("Mumbai", "Goa")
-SEATS = [f"{row}{letter}" for row in range(1, 4) for letter in "ABCD"]  # 12 seats
+SEATS = seat_labels(rows=3)  # 12 seats
 FARE = 90_000
 RATE = 450_000
 SUITE_RATE = 800_000
@@ -33,7 +33,6 @@ TODAY = datetime.now(UTC).date()
 DEPARTS = datetime.combine(TODAY + timedelta(days=3), time(8, 30), tzinfo=UTC)
 DEPARTURE_DAY = DEPARTS.date()
 CHECK_IN = TODAY + timedelta(days=5)
-TRANSITIONAL = frozenset({"pending", "payment_pending", "confirming", "cancelling"})
 TERMINAL = frozenset({"completed", "cancelled", "expired", "failed"})
 
 

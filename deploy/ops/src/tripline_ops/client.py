@@ -213,6 +213,11 @@ class Tripline:
         self.request("DELETE", f"/v1/bookings/{booking_id}")
 
 
+def seat_labels(rows: int = 10, letters: str = "ABCD") -> list[str]:
+    """A coach's seat labels, row by row: ``1A, 1B, … 10D`` (40 seats by default)."""
+    return [f"{row}{letter}" for row in range(1, rows + 1) for letter in letters]
+
+
 def bus_seats(schedule_id: str, seats: list[str], passengers: list[Json] | None = None) -> Json:
     """A booking item of seats on a departure, with a passenger for each seat unless given."""
     travellers = passengers or [{"name": f"Traveller {seat}", "age": 30} for seat in seats]

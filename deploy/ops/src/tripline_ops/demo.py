@@ -18,12 +18,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import requests
 
+from bookings.domain.lifecycle import TRANSITIONAL
 from tripline.auth.tokens import issue_dev_token
-from tripline_ops.client import ApiError, Json, Tripline, bus_seats, hotel_rooms, money
+from tripline_ops.client import ApiError, Json, Tripline, bus_seats, hotel_rooms, money, seat_labels
 
 CURRENCY = "INR"
 SYMBOLS = {"INR": "₹"}
-SEATS = [f"{row}{letter}" for row in range(1, 11) for letter in "ABCD"]
+SEATS = seat_labels()
 FARE_MINOR = 90_000
 RATE_MINOR = 450_000
 TOP_UP_MINOR = 1_200_000
@@ -37,7 +38,6 @@ SEARCH_POLL_SECONDS = 0.5
 # How long the demo follows a booking through the saga before calling it stuck.
 FOLLOW_SECONDS = 60.0
 WAIT_SECONDS = 10
-TRANSITIONAL = frozenset({"pending", "payment_pending", "confirming", "cancelling"})
 PAGES_SCANNED = 10
 
 
