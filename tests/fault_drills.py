@@ -18,7 +18,7 @@ import psycopg
 from nats.js import JetStreamContext
 from psycopg.conninfo import conninfo_to_dict
 
-from bookings.domain.lifecycle import TRANSITIONAL
+from bookings.domain.lifecycle import TRANSITIONAL, Status
 from devstack.nats import EmbeddedNats
 from tripline.messaging.envelope import MSG_ID_HEADER
 from tripline_ops.client import ApiError
@@ -108,14 +108,15 @@ def deliver_again(whole: WholePlatform, since: datetime) -> int:
 
 
 def settled(whole: WholePlatform, timeout: float = 120) -> None:
-    """Until no booking is in a transitional status and every message is published and acknowledged."""
+    """Until nothing is left to happen: no booking in a transitional status, none reserved (its expiry timer is
+    still to come, and would send a release while the audit reads), every message published and acknowledged."""
+    waiting = [status.value for status in TRANSITIONAL | {Status.RESERVED}]
 
-    def no_booking_in_flight() -> bool:
-        query = "SELECT count(*) FROM bookings WHERE status = ANY(%s)"
-        [(in_flight,)] = whole.platform.sql("bookings", query, [status.value for status in TRANSITIONAL])
-        return in_flight == 0
+    def nothing_left_to_happen() -> bool:
+        [(left,)] = whole.platform.sql("bookings", "SELECT count(*) FROM bookings WHERE status = ANY(%s)", waiting)
+        return left == 0
 
-    wait_for(no_booking_in_flight, timeout=timeout, interval=0.5, what="every booking terminal or resting")
+    wait_for(nothing_left_to_happen, timeout=timeout, interval=0.5, what="every booking terminal or confirmed")
     whole.platform.wait_until_quiet(MESSENGERS, timeout=timeout)
 
 
