@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 
 import psycopg
+import structlog
 from sqlalchemy import Engine, MetaData, create_engine, func, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tripline.timestamps import utcnow
+
+log = structlog.get_logger(__name__)
 
 # Constraint names are deterministic so Alembic migrations can refer to them on every database.
 NAMING_CONVENTION = {
@@ -31,12 +34,13 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, *, application_name: str, pool_size: int = 5) -> Engine:
-    """A sync engine for web requests and worker handlers (run in threads)."""
+def make_engine(url: str, *, application_name: str, pool_size: int = 5, max_overflow: int | None = None) -> Engine:
+    """A sync engine for web requests and worker handlers (run in threads); ``max_overflow`` defaults to
+    ``pool_size`` more connections, opened when busy and closed when returned."""
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=True,
         connect_args=_connect_args(application_name),
     )
@@ -51,6 +55,11 @@ def make_async_engine(url: str, *, application_name: str, pool_size: int = 2) ->
         pool_pre_ping=True,
         connect_args=_connect_args(application_name),
     )
+
+
+def libpq_url(engine: Engine | AsyncEngine) -> str:
+    """The engine's database as a plain libpq URL, for a connection of its own (``LISTEN``) outside the pool."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _connect_args(application_name: str) -> dict[str, str]:
@@ -70,6 +79,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reads of one statement each, on the same pool: no ``BEGIN`` and ``ROLLBACK`` round trips around
+    the statement. Under READ COMMITTED a statement sees its own snapshot inside a transaction too, so nothing is
+    lost; never for writes, nor for reads that must agree with each other."""
+    return make_session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
 class UnitOfWork:
     """One transaction: rolls back unless ``commit()`` was called inside the ``with`` block.
 
@@ -80,10 +96,12 @@ class UnitOfWork:
         self._session_factory = session_factory
         self.clock = clock
         self.session: Session
+        self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
         self.session.begin()
+        self._after_commit = []
         return self
 
     def __exit__(
@@ -98,8 +116,21 @@ class UnitOfWork:
             self.session.close()
 
     def commit(self) -> None:
-        """Commit everything done in this unit of work, outbox rows included."""
+        """Commit everything done in this unit of work, outbox rows included, then run what waited for it."""
         self.session.commit()
+        done, self._after_commit = self._after_commit, []
+        for action in done:
+            try:
+                action()
+            except Exception:
+                # Committed is committed: a failing follow-up (a metric, say) must not pass for a failed effect.
+                log.exception("after_commit_failed", action=getattr(action, "__qualname__", repr(action)))
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once this unit of work has committed (never, if it rolls back).
+
+        Registered inside a savepoint that is rolled back, it still runs at the commit: register it outside one."""
+        self._after_commit.append(action)
 
     def rollback(self) -> None:
         """Discard whatever was not committed."""

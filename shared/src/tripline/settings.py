@@ -53,7 +53,9 @@ class ServiceSettings(BaseSettings):
 
     database_url: SecretStr
     platform_currency: str = Field(default="INR", validation_alias="PLATFORM_CURRENCY")
-    db_pool_size: int = Field(default=5, ge=1, le=100)
+    # Unset: one connection per web thread (WEB_THREADS), so a busy web server never opens and closes connections
+    # beyond a smaller pool on every request.
+    db_pool_size: int | None = Field(default=None, ge=1, le=100)
 
     @field_validator("database_url", mode="before")
     @classmethod

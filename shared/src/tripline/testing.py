@@ -149,7 +149,7 @@ def service_fixtures(
     def app(settings: S) -> Iterator[Flask]:
         app = create_app(settings)
         yield app
-        app.extensions["tripline"].engine.dispose()
+        app.extensions["tripline"].close()
 
     @pytest.fixture(name="client")
     def client(app: Flask) -> FlaskClient:

@@ -40,6 +40,9 @@ class Subscription:
 
     spec: ConsumerSpec
     handlers: Mapping[type[Contract], Handler[Any]]
+    # Handle what one fetch returns in one transaction (``MessageConsumer.process_all``). Only for handlers
+    # whose effects may share a transaction: each keeps its locks until the batch commits.
+    together: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,9 @@ def _consumer(
     js: JetStreamContext, definition: WorkerDefinition, subscription: Subscription, settings: MessagingSettings
 ) -> MessageConsumer:
     runner = InboxRunner(subscription.spec.durable, definition.inbox, definition.unit_of_work)
-    return MessageConsumer(js, subscription.spec, runner, subscription.handlers, settings)
+    return MessageConsumer(
+        js, subscription.spec, runner, subscription.handlers, settings, together=subscription.together
+    )
 
 
 def define_worker(

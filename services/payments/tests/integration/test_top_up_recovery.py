@@ -71,7 +71,7 @@ def app(settings: PaymentsSettings, gateway: Gateway) -> Iterator[Flask]:
     """The payments app charging through ``gateway`` (the ``client`` fixture uses it)."""
     app = build_app(settings, gateway)
     yield app
-    app.extensions["tripline"].engine.dispose()
+    app.extensions["tripline"].close()
 
 
 def died_after_charging(

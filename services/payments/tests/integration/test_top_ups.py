@@ -61,7 +61,7 @@ def app(settings: PaymentsSettings, provider: RecordingProvider) -> Iterator[Fla
     """The payments app charging through ``provider`` (the ``client`` fixture uses it)."""
     app = build_app(settings, provider)
     yield app
-    app.extensions["tripline"].engine.dispose()
+    app.extensions["tripline"].close()
 
 
 def top_up(client: FlaskClient, amount_minor: int, key: str, headers: dict[str, str] = ASHA) -> Any:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import IO, cast
@@ -18,6 +18,7 @@ from werkzeug.wsgi import LimitedStream
 from tripline.auth.access import install_auth
 from tripline.auth.tokens import TokenVerifier
 from tripline.db import make_engine, make_session_factory
+from tripline.http import gunicorn_conf
 from tripline.http.idempotency import IdempotencyStore
 from tripline.http.openapi import build_openapi
 from tripline.http.problems import install_problem_handlers
@@ -67,6 +68,14 @@ class ServiceRuntime:
     session_factory: sessionmaker[Session]
     idempotency: IdempotencyStore
     readiness: Readiness
+    # What else the app started that holds a connection (a listener thread, say), stopped by ``close``.
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Stop what the app started and close its connections (tests; gunicorn just ends the process)."""
+        for stop in self.on_close:
+            stop()
+        self.engine.dispose()
 
 
 def create_service_app(
@@ -90,7 +99,11 @@ def create_service_app(
     install_request_context(app, name)
     install_auth(app, TokenVerifier(auth or AuthSettings()))
     engine = make_engine(
-        settings.database_url.get_secret_value(), application_name=f"{name}-web", pool_size=settings.db_pool_size
+        settings.database_url.get_secret_value(),
+        application_name=f"{name}-web",
+        # A connection per thread is all the threads can use at once: no overflow to open and close.
+        pool_size=settings.db_pool_size or gunicorn_conf.threads,
+        max_overflow=None if settings.db_pool_size else 0,
     )
     session_factory = make_session_factory(engine)
     app.extensions["tripline"] = ServiceRuntime(

@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from sqlalchemy import Row, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tripline.db import libpq_url
 from tripline.failpoints import failpoint
 from tripline.lifecycle import growing_pause, pause
 from tripline.plumbing import OUTBOX_CHANNEL
@@ -143,7 +144,7 @@ class OutboxRelay:
             )
 
     async def _run_listening(self, stop: asyncio.Event) -> None:
-        async with await psycopg.AsyncConnection.connect(_libpq_url(self._engine), autocommit=True) as listener:
+        async with await psycopg.AsyncConnection.connect(libpq_url(self._engine), autocommit=True) as listener:
             await listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
             while not stop.is_set():
                 await self.relay_pending()
@@ -161,7 +162,3 @@ class OutboxRelay:
             await connection.execute(
                 delete(self._outbox).where(self._outbox.c.published_at < utcnow() - PUBLISHED_RETENTION)
             )
-
-
-def _libpq_url(engine: AsyncEngine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
