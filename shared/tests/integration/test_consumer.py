@@ -2,98 +2,41 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from nats.aio.client import Client
 from nats.js.api import RetentionPolicy
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from tripline.messaging.consumer import MessageConsumer
 from tripline.messaging.contracts import Contract
 from tripline.messaging.dead_letters import list_dead_letters, replay_dead_letter
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.inbox import InboxRunner, Outcome
-from tripline.messaging.streams import ConsumerSpec, StreamSpec, dead_letter_stream, ensure_consumer, ensure_stream
-from tripline.settings import MessagingSettings
+from tripline.messaging.streams import StreamSpec, dead_letter_stream, ensure_consumer, ensure_stream
 
-from .conftest import effects, eventually, plumbing
+from .conftest import eventually, plumbing
+from .consumer_harness import (
+    SPEC,
+    Harness,
+    declare_streams,
+    effect_count,
+    messaging_settings,
+    publish,
+)
 from .messages import STREAM, SUBJECTS, SomethingHappened, SomethingHappenedV2, record_effect
-
-SPEC = ConsumerSpec(durable="testing-effects", stream=STREAM, subjects=SUBJECTS)
-
-
-class RecordingRunner(InboxRunner[Any]):
-    """The real runner, remembering the outcome of every delivery it handled."""
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.outcomes: list[Outcome] = []
-
-    def handle(self, envelope, payload, handler) -> Outcome:  # type: ignore[no-untyped-def]
-        outcome = super().handle(envelope, payload, handler)
-        self.outcomes.append(outcome)
-        return outcome
-
-
-def _settings(**overrides: Any) -> MessagingSettings:
-    values: dict[str, Any] = {"nats_ack_wait_seconds": 2.0, "nats_max_deliver": 4}
-    return MessagingSettings(**(values | overrides))
-
-
-async def _streams(client: Client, settings: MessagingSettings) -> None:
-    js = client.jetstream()
-    await ensure_stream(js, StreamSpec(STREAM, SUBJECTS, RetentionPolicy.LIMITS), settings)
-    await ensure_stream(js, dead_letter_stream(), settings)
-    await ensure_consumer(js, SPEC, settings)
-
-
-async def _publish(client: Client, envelope: Envelope, msg_id: str | None = None) -> bool:
-    """Publish like the relay does; returns whether the stream stored it (False: dropped as a duplicate)."""
-    ack = await client.jetstream().publish(
-        SomethingHappened.SUBJECT, envelope.to_bytes(), headers={"Nats-Msg-Id": msg_id or str(envelope.id)}
-    )
-    return not ack.duplicate
-
-
-def _effect_count(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(effects)).scalar_one())
-
-
-class Harness:
-    """A consumer running in the background against the real stream and database."""
-
-    def __init__(
-        self, client: Client, unit_of_work: Callable[[], Any], settings: MessagingSettings, handler=record_effect
-    ):  # type: ignore[no-untyped-def]
-        self.runner = RecordingRunner(SPEC.durable, plumbing.inbox, unit_of_work)
-        self.consumer = MessageConsumer(client.jetstream(), SPEC, self.runner, {SomethingHappened: handler}, settings)
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Harness:
-        self._task = asyncio.create_task(self.consumer.run(self._stop))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._stop.set()
-        assert self._task is not None
-        await self._task
 
 
 async def test_message_redelivered_after_a_nak_is_applied_once(
     nats_client: Client, engine: Engine, unit_of_work
 ) -> None:
-    settings = _settings()
-    await _streams(nats_client, settings)
+    settings = messaging_settings()
+    await declare_streams(nats_client, settings)
     envelope = Envelope.wrap(SomethingHappened(n=1), source="testing")
-    await _publish(nats_client, envelope)
+    await publish(nats_client, envelope)
     # The effect commits, then the process loses the ack: the message comes back.
     subscription = await nats_client.jetstream().pull_subscribe_bind(durable=SPEC.durable, stream=STREAM)
     (first,) = await subscription.fetch(1, timeout=2)
@@ -105,16 +48,16 @@ async def test_message_redelivered_after_a_nak_is_applied_once(
         await eventually(lambda: harness.runner.outcomes)
 
     assert harness.runner.outcomes == [Outcome.DUPLICATE]
-    assert _effect_count(engine) == 1
+    assert effect_count(engine) == 1
 
 
 async def test_message_redelivered_after_an_ack_timeout_is_applied_once(
     nats_client: Client, engine: Engine, unit_of_work
 ) -> None:
-    settings = _settings(nats_ack_wait_seconds=1.0)
-    await _streams(nats_client, settings)
+    settings = messaging_settings(nats_ack_wait_seconds=1.0)
+    await declare_streams(nats_client, settings)
     envelope = Envelope.wrap(SomethingHappened(n=2), source="testing")
-    await _publish(nats_client, envelope)
+    await publish(nats_client, envelope)
     subscription = await nats_client.jetstream().pull_subscribe_bind(durable=SPEC.durable, stream=STREAM)
     (first,) = await subscription.fetch(1, timeout=2)
     InboxRunner(SPEC.durable, plumbing.inbox, unit_of_work).handle(envelope, envelope.open(), record_effect)
@@ -125,24 +68,24 @@ async def test_message_redelivered_after_an_ack_timeout_is_applied_once(
 
     assert first.metadata.num_delivered == 1
     assert harness.runner.outcomes == [Outcome.DUPLICATE]
-    assert _effect_count(engine) == 1
+    assert effect_count(engine) == 1
 
 
 async def test_same_id_published_again_past_the_duplicate_window_is_applied_once(
     nats_client: Client, engine: Engine, unit_of_work
 ) -> None:
-    settings = _settings(nats_duplicate_window_seconds=1.0)
-    await _streams(nats_client, settings)
+    settings = messaging_settings(nats_duplicate_window_seconds=1.0)
+    await declare_streams(nats_client, settings)
     envelope = Envelope.wrap(SomethingHappened(n=3), source="testing")
-    assert await _publish(nats_client, envelope)
+    assert await publish(nats_client, envelope)
     # Inside the window the stream drops the copy; once the window has passed it stores a second one.
-    await eventually(lambda: _publish(nats_client, envelope), within=15, interval=0.2)
+    await eventually(lambda: publish(nats_client, envelope), within=15, interval=0.2)
 
     async with Harness(nats_client, unit_of_work, settings) as harness:
         await eventually(lambda: len(harness.runner.outcomes) == 2)
 
     assert harness.runner.outcomes == [Outcome.APPLIED, Outcome.DUPLICATE]
-    assert _effect_count(engine) == 1
+    assert effect_count(engine) == 1
 
 
 async def test_concurrent_deliveries_of_one_message_apply_it_once(engine: Engine, unit_of_work) -> None:
@@ -162,14 +105,14 @@ async def test_concurrent_deliveries_of_one_message_apply_it_once(engine: Engine
         thread.join()
 
     assert sorted(o.value for o in outcomes) == ["applied", "duplicate", "duplicate", "duplicate"]
-    assert _effect_count(engine) == 1
+    assert effect_count(engine) == 1
 
 
 async def test_a_transient_failure_is_retried_then_applied_once(
     nats_client: Client, engine: Engine, unit_of_work
 ) -> None:
-    settings = _settings()
-    await _streams(nats_client, settings)
+    settings = messaging_settings()
+    await declare_streams(nats_client, settings)
     failures = iter([RuntimeError("database restarting")])
 
     def flaky(message: Contract, envelope: Envelope, uow: Any) -> None:
@@ -178,12 +121,12 @@ async def test_a_transient_failure_is_retried_then_applied_once(
         if error is not None:
             raise error  # after the effect was written: the rollback must undo it
 
-    await _publish(nats_client, Envelope.wrap(SomethingHappened(n=5), source="testing"))
+    await publish(nats_client, Envelope.wrap(SomethingHappened(n=5), source="testing"))
     async with Harness(nats_client, unit_of_work, settings, handler=flaky) as harness:
         await eventually(lambda: harness.runner.outcomes)
 
     assert harness.runner.outcomes == [Outcome.APPLIED]
-    assert _effect_count(engine) == 1
+    assert effect_count(engine) == 1
 
 
 @pytest.mark.parametrize(
@@ -203,8 +146,8 @@ async def test_a_transient_failure_is_retried_then_applied_once(
 async def test_an_invalid_message_is_dead_lettered_at_once_with_its_subject_headers_and_reason(
     nats_client: Client, engine: Engine, unit_of_work, body: bytes, reason: str
 ) -> None:
-    settings = _settings()
-    await _streams(nats_client, settings)
+    settings = messaging_settings()
+    await declare_streams(nats_client, settings)
     await nats_client.jetstream().publish(
         SomethingHappened.SUBJECT,
         body,
@@ -221,39 +164,39 @@ async def test_an_invalid_message_is_dead_lettered_at_once_with_its_subject_head
     assert letter.consumer == SPEC.durable
     assert letter.headers["traceparent"].startswith("00-aaaa")
     assert letter.data == body
-    assert _effect_count(engine) == 0
+    assert effect_count(engine) == 0
 
 
 async def test_a_message_failing_every_delivery_is_dead_lettered_after_the_last_and_can_be_replayed(
     nats_client: Client, engine: Engine, unit_of_work
 ) -> None:
-    settings = _settings(nats_max_deliver=3)
-    await _streams(nats_client, settings)
+    settings = messaging_settings(nats_max_deliver=3)
+    await declare_streams(nats_client, settings)
 
     def broken(message: Contract, envelope: Envelope, uow: Any) -> None:
         raise ValueError("a bug in the handler")
 
     envelope = Envelope.wrap(SomethingHappened(n=6), source="testing")
-    await _publish(nats_client, envelope)
+    await publish(nats_client, envelope)
     async with Harness(nats_client, unit_of_work, settings, handler=broken):
         (letter,) = await eventually(lambda: list_dead_letters(nats_client.jetstream()), within=20)
     assert letter.deliveries == 3
     assert "ValueError: a bug in the handler" in letter.reason
-    assert _effect_count(engine) == 0
+    assert effect_count(engine) == 0
 
     # Once the handler is fixed, an operator replays it: applied once, and gone from the DLQ.
     await replay_dead_letter(nats_client.jetstream(), letter)
     async with Harness(nats_client, unit_of_work, settings) as harness:
         await eventually(lambda: harness.runner.outcomes)
     assert harness.runner.outcomes == [Outcome.APPLIED]
-    assert _effect_count(engine) == 1
+    assert effect_count(engine) == 1
     assert await list_dead_letters(nats_client.jetstream()) == []
 
 
 async def test_a_message_whose_dead_letter_copy_fails_is_kept_until_the_copy_succeeds(
     nats_client: Client, engine: Engine, unit_of_work
 ) -> None:
-    settings = _settings(nats_max_deliver=2)
+    settings = messaging_settings(nats_max_deliver=2)
     js = nats_client.jetstream()
     await ensure_stream(js, StreamSpec(STREAM, SUBJECTS, RetentionPolicy.LIMITS), settings)
     await ensure_consumer(js, SPEC, settings)  # no DLQ stream yet: every copy to it fails
@@ -261,7 +204,7 @@ async def test_a_message_whose_dead_letter_copy_fails_is_kept_until_the_copy_suc
     def broken(message: Contract, envelope: Envelope, uow: Any) -> None:
         raise ValueError("a bug in the handler")
 
-    await _publish(nats_client, Envelope.wrap(SomethingHappened(n=7), source="testing"))
+    await publish(nats_client, Envelope.wrap(SomethingHappened(n=7), source="testing"))
     async with Harness(nats_client, unit_of_work, settings, handler=broken):
         await eventually(lambda: _delivered_at_least(nats_client, 3), within=20)
         await ensure_stream(js, dead_letter_stream(), settings)

@@ -54,6 +54,8 @@ def build_worker(settings: InventorySettings) -> WorkerDefinition:
         settings.database_url.get_secret_value(),
         plumbing,
         owned_streams=(command_stream(SERVICE), event_stream(SERVICE)),
+        # One hold per transaction, as the lock order requires (docs/decisions/0005): commands are never handled
+        # together.
         subscriptions=(Subscription(COMMANDS, handlers),),
     )
     sweeper = every(settings.hold_sweep_seconds, partial(release_lapsed_holds, worker.unit_of_work, grace))

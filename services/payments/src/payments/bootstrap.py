@@ -47,7 +47,8 @@ def build_worker(settings: PaymentsSettings, provider: TopUpProvider | None = No
         settings.database_url.get_secret_value(),
         plumbing,
         owned_streams=(command_stream(SERVICE), event_stream(SERVICE)),
-        subscriptions=(Subscription(COMMANDS, handlers),),
+        # Each command locks one wallet: commands waiting together share a transaction.
+        subscriptions=(Subscription(COMMANDS, handlers, together=True),),
     )
     finish = partial(
         finish_stale_top_ups, worker.unit_of_work, provider or SandboxProvider(), settings.top_up_recovery_seconds

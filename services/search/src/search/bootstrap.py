@@ -19,6 +19,7 @@ from tripline.contracts.inventory import (
     SeatsChanged,
     SnapshotAnnounced,
 )
+from tripline.db import make_read_session_factory
 from tripline.http.app import create_service_app
 from tripline.messaging.contracts import Contract
 from tripline.messaging.inbox import Handler
@@ -56,7 +57,8 @@ def build_app(settings: SearchSettings) -> Flask:
     app = create_service_app(
         name=SERVICE, version=VERSION, settings=settings, tables=plumbing, migrations_dir=MIGRATIONS_DIR
     )
-    app.register_blueprint(search_blueprint(app.extensions["tripline"].session_factory))
+    # Each search is one SELECT: it needs no transaction around it.
+    app.register_blueprint(search_blueprint(make_read_session_factory(app.extensions["tripline"].engine)))
     return app
 
 
@@ -67,5 +69,6 @@ def build_worker(settings: SearchSettings) -> WorkerDefinition:
         settings.database_url.get_secret_value(),
         plumbing,
         owned_streams=(),
-        subscriptions=(Subscription(SUPPLY_EVENTS, PROJECTION),),
+        # Versioned upserts take no lock another handler waits on: events waiting together share a transaction.
+        subscriptions=(Subscription(SUPPLY_EVENTS, PROJECTION, together=True),),
     )

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from search.adapters.tables import READ_MODEL
-from tripline.contracts.inventory import RoomTypeView
+from search.bootstrap import PROJECTION
+from tripline.contracts.inventory import RoomTypeView, SeatsChanged
 from tripline.messaging.contracts import Contract
+from tripline.messaging.envelope import Envelope
 
 from ..supply import ReadModel, hotel, nights, operator, owner, room, schedule, seats, soon
 
@@ -81,6 +83,17 @@ def test_applying_an_event_records_the_projection_lag(read_model: ReadModel) -> 
     read_model.apply(seats(uuid.uuid4(), 3, version=1), seats(uuid.uuid4(), 4, version=1))
 
     assert REGISTRY.get_sample_value("tripline_search_projection_lag_seconds_count", labels) == before + 2
+
+
+def test_a_change_rolled_back_records_no_projection_lag(read_model: ReadModel) -> None:
+    labels = {"event": "inventory.seats_changed"}
+    before = REGISTRY.get_sample_value("tripline_search_projection_lag_seconds_count", labels) or 0.0
+    envelope = Envelope.wrap(seats(uuid.uuid4(), 3, version=1), source="inventory")
+
+    with read_model.unit_of_work() as uow:  # applied, then rolled back: never visible in search
+        PROJECTION[SeatsChanged](envelope.open(), envelope, uow)
+
+    assert (REGISTRY.get_sample_value("tripline_search_projection_lag_seconds_count", labels) or 0.0) == before
 
 
 # Any order, any duplicates -------------------------------------------------------------------------------------

@@ -43,13 +43,13 @@ NIGHTS_PER_STATEMENT = 1_000  # eight parameters a night, well inside PostgreSQL
 def on_operator_status_changed(event: OperatorStatusChanged, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
     """An operator's name and approval: its trips are listed only while it is approved."""
     _supplier(uow.session, operators, event.operator_id, event.name, event.approval_status, event.version)
-    _measure_lag(envelope)
+    _measure_lag(envelope, uow)
 
 
 def on_owner_status_changed(event: OwnerStatusChanged, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
     """A property owner's name and approval: its hotels are listed only while it is approved."""
     _supplier(uow.session, property_owners, event.owner_id, event.name, event.approval_status, event.version)
-    _measure_lag(envelope)
+    _measure_lag(envelope, uow)
 
 
 def on_schedule_upserted(event: ScheduleUpserted, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
@@ -79,13 +79,13 @@ def on_schedule_upserted(event: ScheduleUpserted, envelope: Envelope, uow: Outbo
         ],
     )
     _seats(uow.session, event.schedule_id, event.available_seats, event.seats_version)
-    _measure_lag(envelope)
+    _measure_lag(envelope, uow)
 
 
 def on_seats_changed(event: SeatsChanged, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
     """Seats held, released, sold or expired on one schedule."""
     _seats(uow.session, event.schedule_id, event.available_seats, event.version)
-    _measure_lag(envelope)
+    _measure_lag(envelope, uow)
 
 
 def on_hotel_upserted(event: HotelUpserted, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
@@ -104,7 +104,7 @@ def on_hotel_upserted(event: HotelUpserted, envelope: Envelope, uow: OutboxUnitO
     }
     if upsert_newer(uow.session, hotels, [hotel]):
         _replace_room_types(uow.session, event)
-    _measure_lag(envelope)
+    _measure_lag(envelope, uow)
 
 
 def on_room_nights_changed(event: RoomNightsChanged, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
@@ -124,7 +124,7 @@ def on_room_nights_changed(event: RoomNightsChanged, envelope: Envelope, uow: Ou
     ]
     for start in range(0, len(nights), NIGHTS_PER_STATEMENT):
         upsert_newer(uow.session, room_nights, nights[start : start + NIGHTS_PER_STATEMENT])
-    _measure_lag(envelope)
+    _measure_lag(envelope, uow)
 
 
 def upsert_newer(
@@ -172,6 +172,9 @@ def _replace_room_types(session: Session, event: HotelUpserted) -> None:
     upsert_newer(session, room_types, rows, version=None)
 
 
-def _measure_lag(envelope: Envelope) -> None:
-    # Measured as the change is applied; its commit follows within the same handling, milliseconds later.
-    PROJECTION_LAG.labels(event=envelope.type).observe(max((utcnow() - envelope.occurred_at).total_seconds(), 0.0))
+def _measure_lag(envelope: Envelope, uow: OutboxUnitOfWork) -> None:
+    # Once search has committed it, the change is visible: a rolled-back attempt observes nothing.
+    def observe() -> None:
+        PROJECTION_LAG.labels(event=envelope.type).observe(max((utcnow() - envelope.occurred_at).total_seconds(), 0.0))
+
+    uow.after_commit(observe)
