@@ -35,7 +35,7 @@ from tripline.contracts.inventory import (
 )
 from tripline.contracts.payments import DebitDeclined, DebitSucceeded, RefundSucceeded, debit_key
 from tripline.contracts.values import Money
-from tripline.db import make_engine, make_session_factory
+from tripline.db import make_engine, make_read_session_factory, make_session_factory
 from tripline.messaging.contracts import Contract
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.inbox import InboxRunner, Outcome
@@ -84,6 +84,7 @@ class SagaDesk:
         self.rules = rules
         self.engine: Engine = make_engine(database_url, application_name="bookings-tests", pool_size=20)
         self.unit_of_work = partial(OutboxUnitOfWork, make_session_factory(self.engine), plumbing.outbox, "bookings")
+        self.reads = make_read_session_factory(self.engine)
         inventory, payments = saga_handlers(rules)
         self.handlers = {**inventory, **payments}
         self.inventory_runner = InboxRunner("bookings-inventory-events", plumbing.inbox, self.unit_of_work)

@@ -9,6 +9,7 @@ from functools import partial
 from flask import Flask
 
 from bookings import SERVICE, VERSION
+from bookings.adapters.booking_watch import BookingWatch
 from bookings.adapters.tables import plumbing
 from bookings.config import MIGRATIONS_DIR, BookingsSettings
 from bookings.entrypoints.admin_api import admin_blueprint
@@ -26,6 +27,7 @@ from tripline.contracts.inventory import (
     HoldReserved,
 )
 from tripline.contracts.payments import DebitDeclined, DebitSucceeded, RefundSucceeded
+from tripline.db import libpq_url, make_read_session_factory
 from tripline.http.app import create_service_app
 from tripline.messaging.contracts import Contract, ProbeAnswered
 from tripline.messaging.inbox import Handler
@@ -56,7 +58,12 @@ def build_app(settings: BookingsSettings) -> Flask:
         name=SERVICE, version=VERSION, settings=settings, tables=plumbing, migrations_dir=MIGRATIONS_DIR
     )
     unit_of_work = partial(OutboxUnitOfWork, app.extensions["tripline"].session_factory, plumbing.outbox, SERVICE)
-    app.register_blueprint(bookings_blueprint(unit_of_work, saga_rules(settings), settings.platform_currency))
+    watch = BookingWatch(libpq_url(app.extensions["tripline"].engine))
+    app.extensions["tripline"].on_close.append(watch.stop)
+    reads = make_read_session_factory(app.extensions["tripline"].engine)
+    app.register_blueprint(
+        bookings_blueprint(unit_of_work, reads, saga_rules(settings), settings.platform_currency, watch)
+    )
     app.register_blueprint(admin_blueprint(unit_of_work))
     return app
 
@@ -89,7 +96,11 @@ def build_worker(settings: BookingsSettings) -> WorkerDefinition:
         settings.database_url.get_secret_value(),
         plumbing,
         owned_streams=(event_stream(SERVICE),),
-        subscriptions=(Subscription(INVENTORY_EVENTS, inventory), Subscription(PAYMENTS_EVENTS, payments)),
+        # Each reply locks one booking: replies waiting together share a transaction.
+        subscriptions=(
+            Subscription(INVENTORY_EVENTS, inventory, together=True),
+            Subscription(PAYMENTS_EVENTS, payments, together=True),
+        ),
     )
     timers = (
         every(settings.timer_seconds, partial(expire_unpaid_bookings, worker.unit_of_work, rules)),

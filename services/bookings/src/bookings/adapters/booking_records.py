@@ -23,10 +23,13 @@ def add(session: Session, **values: Any) -> RowMapping | None:
 
 def lock(session: Session, booking_id: uuid.UUID) -> tuple[RowMapping, datetime] | None:
     """The booking, locked until the transaction ends (every change to a booking goes through this lock), with the
-    database's clock read by the same statement; None if there is no such booking."""
+    database's clock read by the same statement; None if there is no such booking.
+
+    The clock is the statement's, not the transaction's (``now()``): replies handled together share a transaction
+    that may have started a while before this one's turn."""
     row = (
         session.execute(
-            select(bookings, func.now().label("database_now"))
+            select(bookings, func.statement_timestamp().label("database_now"))
             .where(bookings.c.id == booking_id)
             .with_for_update(of=bookings)
         )

@@ -25,7 +25,7 @@ from bookings.entrypoints.booking_schemas import (
     WaitQuery,
 )
 from bookings.service_layer import booking_requests as desk
-from bookings.service_layer.booking_requests import BookingNotFound, KeyUsedByAnotherBooking, Viewer
+from bookings.service_layer.booking_requests import BookingNotFound, KeyUsedByAnotherBooking, MovesWatch, Viewer
 from bookings.service_layer.saga import BookingExpired, NotPayable, NotWaiting, SagaRules, refund_of, total_of
 from tripline.auth.access import current_principal, requires_role
 from tripline.auth.tokens import Role
@@ -46,17 +46,20 @@ from tripline.http.validation import decode_cursor_as, encode_cursor, parse_body
 TAGS = ("bookings",)
 T = TypeVar("T")
 UnitOfWorkFactory = desk.UnitOfWorkFactory
+ReadSessions = desk.ReadSessions
 
 
 # Routes ----------------------------------------------------------------------------------------------------------
 
 
-def bookings_blueprint(unit_of_work: UnitOfWorkFactory, rules: SagaRules, currency: str) -> Blueprint:
+def bookings_blueprint(
+    unit_of_work: UnitOfWorkFactory, reads: ReadSessions, rules: SagaRules, currency: str, watch: MovesWatch
+) -> Blueprint:
     """Every ``/v1/bookings`` route."""
     blueprint = Blueprint("bookings", __name__, url_prefix="/v1/bookings")
     answer_refusals(blueprint, REFUSALS)
     _add_customer_routes(blueprint, unit_of_work, rules)
-    _add_reading_routes(blueprint, unit_of_work)
+    _add_reading_routes(blueprint, reads, watch)
     _add_admin_routes(blueprint, unit_of_work, rules)
     return blueprint
 
@@ -117,7 +120,7 @@ def _add_customer_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory, 
         return _accepted(_as_answer(lambda: desk.cancel(unit_of_work, rules, viewer, booking_id, reason, key)))
 
 
-def _add_reading_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory) -> None:
+def _add_reading_routes(blueprint: Blueprint, reads: ReadSessions, watch: MovesWatch) -> None:
     @blueprint.get("/<uuid:booking_id>")
     @documented(
         "A booking; with ?wait=N, answered once it is not transitional or after N seconds",
@@ -128,13 +131,13 @@ def _add_reading_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory) -
     @requires_role(Role.CUSTOMER, Role.ADMIN)
     def show(booking_id: uuid.UUID) -> Response:
         seconds = parse_query(WaitQuery).wait
-        return answer(_booking(desk.wait_until_settled(unit_of_work, _viewer(), booking_id, seconds)))
+        return answer(_booking(desk.wait_until_settled(reads, watch, _viewer(), booking_id, seconds)))
 
     @blueprint.get("/<uuid:booking_id>/history")
     @documented("Every status change of a booking", responses={200: History, 404: None}, tags=TAGS)
     @requires_role(Role.CUSTOMER, Role.ADMIN)
     def history(booking_id: uuid.UUID) -> Response:
-        rows = desk.history(unit_of_work, _viewer(), booking_id)
+        rows = desk.history(reads, _viewer(), booking_id)
         return answer(History(items=[_transition(row) for row in rows]))
 
     @blueprint.get("")
@@ -149,7 +152,7 @@ def _add_reading_routes(blueprint: Blueprint, unit_of_work: UnitOfWorkFactory) -
         query = parse_query(BookingQuery)
         filters = _filters(query, _viewer())
         before = _position(query.cursor) if query.cursor is not None else None
-        page = desk.page(unit_of_work, filters, before, query.limit)
+        page = desk.page(reads, filters, before, query.limit)
         last = page.items[-1] if page.has_more else None
         next_cursor = (
             encode_cursor({"created_at": last["created_at"].isoformat(), "id": str(last["id"])}) if last else None

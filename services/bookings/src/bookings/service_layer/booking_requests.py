@@ -6,13 +6,16 @@ learns that someone else's booking exists.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import RowMapping
+from sqlalchemy.orm import Session
 
 from bookings.adapters import booking_records as records
 from bookings.adapters.booking_records import Filters
@@ -22,9 +25,17 @@ from bookings.service_layer.saga import Cause, SagaRules
 from tripline.messaging.outbox import OutboxUnitOfWork
 
 UnitOfWorkFactory = Callable[[], OutboxUnitOfWork]
-# How often a long poll looks again: quickly at first (most sagas settle within tens of milliseconds), then less.
-FIRST_LOOK_SECONDS = 0.01
-SLOWEST_LOOK_SECONDS = 0.25
+# Sessions for reads that need no transaction around them (``tripline.db.make_read_session_factory``): a booking
+# changes only under its row lock, and each read is one statement (history's second only adds rows).
+ReadSessions = Callable[[], Session]
+
+
+class MovesWatch(Protocol):
+    """Tells a waiting request when a booking may have moved (``adapters.booking_watch``)."""
+
+    def watching(self, booking_id: uuid.UUID) -> AbstractContextManager[threading.Event]: ...
+
+    def wait(self, moved: threading.Event, seconds: float) -> None: ...
 
 
 class BookingNotFound(Exception):
@@ -78,38 +89,40 @@ def _asked(item: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in item.items() if name != "price"}
 
 
-def view(unit_of_work: UnitOfWorkFactory, viewer: Viewer, booking_id: uuid.UUID) -> RowMapping:
+def view(reads: ReadSessions, viewer: Viewer, booking_id: uuid.UUID) -> RowMapping:
     """The booking, if the viewer may see it."""
-    with unit_of_work() as uow:
-        return _visible(records.find(uow.session, booking_id), viewer)
+    with reads() as session:
+        return _visible(records.find(session, booking_id), viewer)
 
 
 def wait_until_settled(
-    unit_of_work: UnitOfWorkFactory, viewer: Viewer, booking_id: uuid.UUID, seconds: float
+    reads: ReadSessions, watch: MovesWatch, viewer: Viewer, booking_id: uuid.UUID, seconds: float
 ) -> RowMapping:
     """The booking as soon as it is not transitional, or as it stands after ``seconds``."""
+    if seconds <= 0:
+        return view(reads, viewer, booking_id)
     deadline = time.monotonic() + seconds
-    pause = FIRST_LOOK_SECONDS
-    while True:
-        booking = view(unit_of_work, viewer, booking_id)
-        left = deadline - time.monotonic()
-        if not Status(booking["status"]).is_transitional or left <= 0:
-            return booking
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, SLOWEST_LOOK_SECONDS)
+    with watch.watching(booking_id) as moved:
+        while True:
+            moved.clear()  # before reading: a move committed after this read sets it again
+            booking = view(reads, viewer, booking_id)
+            left = deadline - time.monotonic()
+            if not Status(booking["status"]).is_transitional or left <= 0:
+                return booking
+            watch.wait(moved, left)
 
 
-def history(unit_of_work: UnitOfWorkFactory, viewer: Viewer, booking_id: uuid.UUID) -> list[RowMapping]:
+def history(reads: ReadSessions, viewer: Viewer, booking_id: uuid.UUID) -> list[RowMapping]:
     """Every status change of the booking, oldest first."""
-    with unit_of_work() as uow:
-        _visible(records.find(uow.session, booking_id), viewer)
-        return records.transitions(uow.session, booking_id)
+    with reads() as session:
+        _visible(records.find(session, booking_id), viewer)
+        return records.transitions(session, booking_id)
 
 
-def page(unit_of_work: UnitOfWorkFactory, filters: Filters, before: tuple[Any, uuid.UUID] | None, limit: int) -> Page:
+def page(reads: ReadSessions, filters: Filters, before: tuple[Any, uuid.UUID] | None, limit: int) -> Page:
     """One page of bookings matching ``filters``."""
-    with unit_of_work() as uow:
-        rows = records.page(uow.session, filters, before, limit)
+    with reads() as session:
+        rows = records.page(session, filters, before, limit)
     return Page(items=rows[:limit], has_more=len(rows) > limit)
 
 
