@@ -27,6 +27,7 @@ Devstack = Callable[[dict[str, str], str], "subprocess.CompletedProcess[str]"]
 EXPECTED_VARIABLES = {
     *(f"{service.upper()}_DATABASE_URL" for service in SERVICES),
     *(f"{service.upper()}_PORT" for service in SERVICES),
+    *(f"{service.upper()}_WORKER_METRICS_PORT" for service in SERVICES),
     "NATS_URL",
     "STATE_DIR",
     "GATEWAY_PORT",
@@ -105,6 +106,8 @@ def test_up_status_env_and_down(
     state_dir = Path(stack_env["STATE_DIR"])
     values = read_env_file(state_dir / "stack.env")
     assert set(values) == EXPECTED_VARIABLES
+    ports = [value for name, value in values.items() if name.endswith("_PORT")]
+    assert len(set(ports)) == len(ports)  # each web server, worker's /metrics and the gateway has a port of its own
     assert stat.S_IMODE((state_dir / "stack.env").stat().st_mode) == 0o600
     assert devstack(stack_env, "env").stdout == (state_dir / "stack.env").read_text()
 

@@ -36,6 +36,11 @@ def port_variable(service: str) -> str:
     return f"{service.upper()}_PORT"
 
 
+def worker_metrics_port_variable(service: str) -> str:
+    """``INVENTORY_WORKER_METRICS_PORT`` for ``inventory``: where its worker serves ``/metrics``."""
+    return f"{service.upper()}_WORKER_METRICS_PORT"
+
+
 @dataclass(frozen=True)
 class StackPaths:
     """Every file the stack writes lives under one state directory."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from devstack import SERVICES
-from devstack.config import StackConfig, StackError, database_url_variable, port_variable
+from devstack.config import StackConfig, StackError, database_url_variable, port_variable, worker_metrics_port_variable
 from devstack.envfile import write_env_file
 from devstack.gateway import write_caddyfile
 from devstack.nats import EmbeddedNats
@@ -131,6 +131,7 @@ class Stack:
             **self._database_urls(),
             "NATS_URL": self._nats_url(),
             **{port_variable(svc): str(port) for svc, port in ports.items()},
+            **self._worker_metrics_ports(taken=set(ports.values())),
             "STATE_DIR": str(self.paths.state_dir),
             "GATEWAY_PORT": str(self.config.gateway_port),
             "PYTHONUNBUFFERED": "1",  # worker and web logs reach honcho's log as they happen
@@ -176,6 +177,17 @@ class Stack:
             taken.add(port)
             ports[service] = port
         return ports
+
+    def _worker_metrics_ports(self, taken: set[int]) -> dict[str, str]:
+        """A free port for each worker's ``/metrics``, so the relay, consumers and projection lag can be read."""
+        variables = {}
+        for service in SERVICES:
+            port = free_port()
+            while port in taken or port == self.config.gateway_port:
+                port = free_port()
+            taken.add(port)
+            variables[worker_metrics_port_variable(service)] = str(port)
+        return variables
 
     def _migrate(self, env: Mapping[str, str]) -> None:
         for service in SERVICES:
