@@ -6,9 +6,9 @@ mostly picked among those the seat map shows free, so customers collide on the s
 sell out: the contention the platform must survive without overselling.
 
 A customer finds departures through search, and behaves like a careful API client while processes crash and come
-back: a request that gets no answer (refused, reset, a gateway 502/503, or 409 ``idempotency_key_in_use`` while a
-dead request's lease runs out) is sent again with the same ``Idempotency-Key``; a booking that takes long is
-followed with ``?wait=`` until it rests.
+back: a request that gets no answer (refused, reset, cut off mid-answer, timed out, a gateway 502/503, or 409
+``idempotency_key_in_use`` while a dead request's lease runs out) is sent again with the same ``Idempotency-Key``;
+a booking that takes long is followed with ``?wait=`` until it rests.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ FARE = 90_000
 RATE = 300_000
 # Answers that mean "not now": the request may not have been handled, and sending it again is safe.
 UNANSWERED = frozenset({502, 503, 504})
+# The same, when no whole answer came back: refused or reset, cut off mid-body by a server that crashed after
+# sending its headers, or too slow.
+NO_ANSWER = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout)
 # How long a customer waits before sending again a request that got no answer, unless told (Retry-After).
 RETRY_SECONDS = 0.5
 # How long a customer keeps retrying one request, and following one booking, before moving on.
@@ -95,6 +98,9 @@ class Tally:
     placing: threading.Condition = field(init=False)
     # Set when the test is over, passed or failed: every customer stops at its next request.
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Customers place no new booking while this many are placed (None: no limit), so a load cannot finish before
+    # the drills meant to strike it; a few already on their way may go past it, one per customer at most.
+    placing_limit: int | None = None
 
     def count(self, outcome: str) -> None:
         with self.lock:
@@ -111,6 +117,24 @@ class Tally:
         with self.placing:
             self.placed += 1
             self.booking_ids.append(booking_id)
+            self.placing.notify_all()
+
+    def may_place(self) -> bool:
+        """Once below the placing limit: True; False if the test is over first."""
+        with self.placing:
+            self.placing.wait_for(
+                lambda: self.stopping.is_set() or self.placing_limit is None or self.placed < self.placing_limit
+            )
+        return not self.stopping.is_set()
+
+    def limit_placing(self, limit: int | None) -> None:
+        with self.placing:
+            self.placing_limit = limit
+            self.placing.notify_all()
+
+    def stop(self) -> None:
+        with self.placing:
+            self.stopping.set()
             self.placing.notify_all()
 
     def customer_done(self) -> None:
@@ -138,7 +162,7 @@ class Customer:
         try:
             self.top_up(FARE if self.thrifty else 20 * FARE)
             for _ in range(bookings):
-                if self.tally.stopping.is_set():
+                if not self.tally.may_place():
                     return
                 self.book_once()
         finally:
@@ -242,7 +266,7 @@ class Customer:
                     self.tally.refused(what, error.code, retried=retried)
                     return None
                 raise
-            except requests.ConnectionError:
+            except NO_ANSWER:
                 retried = True
                 self.tally.stopping.wait(RETRY_SECONDS)
         if not self.tally.stopping.is_set():
@@ -277,6 +301,10 @@ class BookingLoad:
             self._futures.append(self._pool.submit(customer.run, self.bookings_each))
         return self
 
+    def hold_at(self, placed: int | None) -> None:
+        """Customers place no new booking once ``placed`` are (None: no hold); what is under way goes on."""
+        self.tally.limit_placing(placed)
+
     def running(self) -> bool:
         return not all(future.done() for future in self._futures)
 
@@ -300,7 +328,7 @@ class BookingLoad:
 
     def stop(self) -> None:
         """Every customer stops at its next request, and this waits for them (a failed test must not hang)."""
-        self.tally.stopping.set()
+        self.tally.stop()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 

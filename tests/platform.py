@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import nats
 import psycopg
 import requests
 from nats.js import JetStreamContext
@@ -23,23 +21,11 @@ from devstack.gateway import caddy_run_command, write_caddyfile
 from devstack.readiness import free_port, http_ok
 from tripline.auth.tokens import issue_dev_token
 from tripline.testing import truncate_every_table
+from tripline_ops.jetstream import caught_up, on_jetstream, quiet_twice, stream_marks
 
 SERVICES = ("inventory", "bookings", "payments", "search")
 ADMIN = {"Authorization": f"Bearer {issue_dev_token('ops', 'admin')}"}
 T = TypeVar("T")
-
-
-def on_jetstream(nats_url: str, action: Callable[[JetStreamContext], Awaitable[T]]) -> T:
-    """Run one JetStream call from synchronous test code, on a connection of its own."""
-
-    async def run() -> T:
-        client = await nats.connect(nats_url)
-        try:
-            return await action(client.jetstream())
-        finally:
-            await client.drain()
-
-    return asyncio.run(run())
 
 
 async def has_stream(js: JetStreamContext, name: str) -> bool:
@@ -215,16 +201,8 @@ class Platform:
         Twice, with nothing published in between: a handler that commits its reply just after one look is seen
         in the next, either as an unpublished row or as a stream that moved on.
         """
-        previous: tuple[Any, ...] | None = None
-
-        def quiet_twice() -> bool:
-            nonlocal previous
-            idle, marks = self._activity(messengers, consumers)
-            settled = idle and marks == previous
-            previous = marks if idle else None
-            return settled
-
-        wait_for(quiet_twice, timeout=timeout, interval=0.3, what=what or "every message published and acknowledged")
+        settled = quiet_twice(lambda: self._activity(messengers, consumers))
+        wait_for(settled, timeout=timeout, interval=0.3, what=what or "every message published and acknowledged")
 
     def dead_letters(self) -> int:
         """Messages some consumer gave up on."""
@@ -239,11 +217,11 @@ class Platform:
             self.sql(service, "SELECT count(*), count(*) FILTER (WHERE published_at IS NULL) FROM outbox")[0]
             for service in messengers
         )
-        streams, consumers = on_jetstream(self.env["NATS_URL"], _stream_marks)
+        streams, consumers = on_jetstream(self.env["NATS_URL"], stream_marks)
         idle = (
             all(unpublished == 0 for _, unpublished in outboxes)
             and set(required) <= {name for name, _, _ in consumers}
-            and all(pending == 0 and unacknowledged == 0 for _, pending, unacknowledged in consumers)
+            and caught_up(consumers)
         )
         return idle, (outboxes, streams)
 
@@ -256,16 +234,6 @@ class Platform:
         process = Process(name, command, self.env | dict(extra_env), self.log_dir / f"{name}.log").start()
         self.processes.append(process)
         return process
-
-
-async def _stream_marks(js: JetStreamContext) -> tuple[tuple[Any, ...], list[tuple[str, int, int]]]:
-    """Each stream's last sequence, and each consumer's pending and unacknowledged deliveries."""
-    streams, consumers = [], []
-    for stream in await js.streams_info():
-        streams.append((stream.config.name, stream.state.last_seq))
-        for consumer in await js.consumers_info(str(stream.config.name)):
-            consumers.append((str(consumer.name), int(consumer.num_pending or 0), int(consumer.num_ack_pending or 0)))
-    return tuple(sorted(streams)), consumers
 
 
 def _started(process: Process, ready_url: str) -> Process:

@@ -84,12 +84,17 @@ def on_each_service(drill: Callable[..., None]) -> list[Drill]:
 def under_load(whole: WholePlatform, drills: list[Drill], customers: int = 10, bookings_each: int = 20) -> Tally:
     """Run each drill in turn while customers book, spaced over the load; then settle and audit."""
     supply = put_on_sale(whole)
-    load = BookingLoad(whole, supply, customers, bookings_each).start()
+    load = BookingLoad(whole, supply, customers, bookings_each)
     total = customers * bookings_each
+    step = total // (len(drills) + 1)
+    # Held at each drill's mark until it strikes, so a quick platform cannot finish the load before the last drill.
+    load.hold_at(step)
     try:
+        load.start()
         for number, drill in enumerate(drills, start=1):
-            load.until_placed(total * number // (len(drills) + 1))
+            load.until_placed(step * number)
             assert load.running(), f"the load was over before drill {number} struck"
+            load.hold_at(step * (number + 1) if number < len(drills) else None)
             drill(whole)
         tally = load.finish()
     finally:
