@@ -44,7 +44,7 @@ test: install ## every test: unit, integration against real PostgreSQL and NATS,
 	$(PY) -m pytest
 
 bench: install ## the benchmarks on the running stack (or one started for the run); a table, and JSON in bench/results
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

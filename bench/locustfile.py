@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import Any
 
-from locust import HttpUser, constant, task
+from locust import FastHttpUser, constant, constant_throughput, task
 
 from bench.catalogue import SEATS
 from tripline.auth.tokens import issue_dev_token
@@ -24,9 +24,14 @@ CATALOGUE: dict[str, Any] = json.loads(open(os.environ["BENCH_CATALOGUE"]).read(
 SETTLED = frozenset({"confirmed", "failed", "cancelled", "expired", "completed"})
 CONFIRMED_EVENT = "create→confirmed"
 TOP_UP_MINOR = 10_000_000_000
+# Paced: each client starts a task once a period (the bench divides the scenario's rate among its clients). It is an
+# open loop as long as a task takes less than the period; a client never starts one before its last has finished,
+# so beyond that it holds back and the rate reached falls short of the one asked for (the bench prints the rate
+# asked for, its table the rate reached).
+PACED = constant_throughput(float(os.environ.get("BENCH_RATE_PER_CLIENT", "1")))
 
 
-class Booker(HttpUser):
+class Booker(FastHttpUser):
     """A customer who books one seat at a time, as fast as the answers come back."""
 
     abstract = True
@@ -87,6 +92,12 @@ class SagaSpread(SagaBooker):
         self.book_and_follow(self.departure())
 
 
+class SagaSpreadPaced(SagaSpread):
+    """The same bookings started at a fixed rate, to see the latency below the maximum throughput."""
+
+    wait_time = PACED
+
+
 class SagaHot(SagaBooker):
     """Saga bookings all on one departure's 40 seats; each confirmed one is cancelled at once, freeing its seat."""
 
@@ -126,7 +137,7 @@ class ReferenceHot(ReferenceBooker):
             self.client.post(f"/bookings/{booking_id}/cancel", name="POST /bookings/{id}/cancel")
 
 
-class BusSearch(HttpUser):
+class BusSearch(FastHttpUser):
     """A traveller searching departures of a route and day."""
 
     wait_time = constant(0)
@@ -138,7 +149,11 @@ class BusSearch(HttpUser):
         self.client.get("/v1/search/buses", params=params, name="GET /v1/search/buses")
 
 
-class HotelSearch(HttpUser):
+class BusSearchPaced(BusSearch):
+    wait_time = PACED
+
+
+class HotelSearch(FastHttpUser):
     """A traveller searching a city's hotels for two nights."""
 
     wait_time = constant(0)
@@ -149,3 +164,7 @@ class HotelSearch(HttpUser):
         params = {"city": city, "check_in": CATALOGUE["first_day"], "check_out": CATALOGUE["third_day"], "rooms": 1,
                   "guests": 2}  # fmt: skip
         self.client.get("/v1/search/hotels", params=params, name="GET /v1/search/hotels")
+
+
+class HotelSearchPaced(HotelSearch):
+    wait_time = PACED
