@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import RowMapping, insert, select, text, update
+from sqlalchemy import RowMapping, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.orm import Session
 
@@ -19,32 +19,45 @@ from tripline.contracts.inventory import HeldItem
 HELD_ITEMS: TypeAdapter[list[HeldItem]] = TypeAdapter(list[HeldItem])
 
 
-def claim(session: Session, booking_id: uuid.UUID, status: HoldStatus, reason: str | None = None) -> bool:
-    """Create the booking's hold row; False if it already has one (a concurrent twin waits for ours)."""
-    created = session.execute(
+def claim(session: Session, booking_id: uuid.UUID, status: HoldStatus, reason: str | None = None) -> datetime | None:
+    """Create the booking's hold row and return the database's clock (the transaction's start, read by the same
+    statement); None if it already has one (a concurrent twin waits for ours)."""
+    return session.execute(
         upsert(holds)
         .values(booking_id=booking_id, status=status.value, reason=reason)
         .on_conflict_do_nothing()
-        .returning(holds.c.booking_id)
-    ).first()
-    return created is not None
+        .returning(func.now())
+    ).scalar()
 
 
-def lock(session: Session, booking_id: uuid.UUID) -> RowMapping | None:
-    """The booking's hold row, locked until the transaction ends."""
-    return session.execute(select(holds).where(holds.c.booking_id == booking_id).with_for_update()).mappings().first()
+def lock(session: Session, booking_id: uuid.UUID) -> tuple[RowMapping, datetime] | None:
+    """The booking's hold row, locked until the transaction ends, with the database's clock (the transaction's
+    start) read by the same statement; None if it has none."""
+    row = (
+        session.execute(
+            select(holds, func.now().label("database_now")).where(holds.c.booking_id == booking_id).with_for_update()
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else (row, row["database_now"])
 
 
 def record_held(session: Session, booking_id: uuid.UUID, items: Sequence[HeldItem], expires_at: datetime) -> None:
-    """Remember the priced items and the hold's deadline."""
-    session.execute(
-        insert(hold_items),
-        [
-            {"booking_id": booking_id, "position": n, "item": item.model_dump(mode="json")}
-            for n, item in enumerate(items)
-        ],
+    """Remember the priced items and the hold's deadline, in one statement."""
+    remembered = (
+        insert(hold_items)
+        .values(
+            [
+                {"booking_id": booking_id, "position": n, "item": item.model_dump(mode="json")}
+                for n, item in enumerate(items)
+            ]
+        )
+        .cte("remembered")
     )
-    session.execute(update(holds).where(holds.c.booking_id == booking_id).values(expires_at=expires_at))
+    session.execute(
+        update(holds).add_cte(remembered).where(holds.c.booking_id == booking_id).values(expires_at=expires_at)
+    )
 
 
 def record_outcome(session: Session, booking_id: uuid.UUID, status: HoldStatus, **values: Any) -> None:

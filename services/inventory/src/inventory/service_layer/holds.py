@@ -55,11 +55,11 @@ from tripline.messaging.outbox import OutboxUnitOfWork
 def reserve_inventory(command: ReserveInventory, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
     """Hold every item of the booking or none, and answer ``hold.reserved`` or ``hold.rejected``."""
     booking_id = command.booking_id
-    if not hold_records.claim(uow.session, booking_id, HoldStatus.HELD):
+    now = hold_records.claim(uow.session, booking_id, HoldStatus.HELD)
+    if now is None:
         # Asked again (a retry, or a reserve after a release): the first decision stands.
         _reply(uow, booking_id, _standing_decision(uow, booking_id), envelope)
         return
-    now = database_now(uow.session)
     attempt = uow.session.begin_nested()
     try:
         items = _take_items(uow, command, now)
@@ -76,13 +76,15 @@ def reserve_inventory(command: ReserveInventory, envelope: Envelope, uow: Outbox
 def confirm_hold(command: ConfirmHold, envelope: Envelope, uow: OutboxUnitOfWork, grace: timedelta) -> None:
     """Sell a live or in-grace hold (``hold.confirmed``), else ``hold.confirm_rejected``."""
     booking_id = command.booking_id
-    hold = hold_records.lock(uow.session, booking_id)
-    now = database_now(uow.session)
-    if hold is None:
+    locked = hold_records.lock(uow.session, booking_id)
+    if locked is None:
         reply: Contract = HoldConfirmRejected(
             booking_id=booking_id, reason="hold_unknown", detail="No hold was ever placed."
         )
-    elif hold["status"] == HoldStatus.CONFIRMED:
+        _reply(uow, booking_id, reply, envelope)
+        return
+    hold, now = locked
+    if hold["status"] == HoldStatus.CONFIRMED:
         reply = HoldConfirmed(booking_id=booking_id)
     elif hold["status"] == HoldStatus.HELD and is_confirmable(hold["expires_at"], grace, now):
         _sell(uow, booking_id, now)
@@ -98,14 +100,15 @@ def confirm_hold(command: ConfirmHold, envelope: Envelope, uow: OutboxUnitOfWork
 def release_hold(command: ReleaseHold, envelope: Envelope, uow: OutboxUnitOfWork) -> None:
     """Free the booking's seats and rooms, held or sold; a release with no hold leaves a tombstone."""
     booking_id = command.booking_id
-    now = database_now(uow.session)
     was_held = False
-    if hold_records.claim(uow.session, booking_id, HoldStatus.RELEASED, reason=command.reason):
+    now = hold_records.claim(uow.session, booking_id, HoldStatus.RELEASED, reason=command.reason)
+    if now is not None:
         # No hold yet: this row is the tombstone, so a reserve arriving after its own release is rejected.
         hold_records.record_outcome(uow.session, booking_id, HoldStatus.RELEASED, released_at=now)
     else:
-        hold = hold_records.lock(uow.session, booking_id)
-        assert hold is not None  # claim found it, and holds are never deleted
+        locked = hold_records.lock(uow.session, booking_id)
+        assert locked is not None  # claim found it, and holds are never deleted
+        hold, now = locked
         was_held = HoldStatus(hold["status"]).owns_inventory
         if was_held:
             _give_back(uow, booking_id, was_sold=hold["status"] == HoldStatus.CONFIRMED)
@@ -284,8 +287,9 @@ def _rejected(uow: OutboxUnitOfWork, booking_id: uuid.UUID, rejection: Rejection
 
 
 def _standing_decision(uow: OutboxUnitOfWork, booking_id: uuid.UUID) -> Contract:
-    hold = hold_records.lock(uow.session, booking_id)
-    assert hold is not None
+    locked = hold_records.lock(uow.session, booking_id)
+    assert locked is not None
+    hold, _ = locked
     status = HoldStatus(hold["status"])
     if status.owns_inventory:
         return _reserved(booking_id, hold_records.items_of(uow.session, booking_id), hold["expires_at"])
