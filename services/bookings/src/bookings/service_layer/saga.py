@@ -36,7 +36,6 @@ from tripline.contracts.payments import (
     refund_key,
 )
 from tripline.contracts.values import Money
-from tripline.db import database_now
 from tripline.messaging.contracts import Contract
 from tripline.messaging.envelope import Envelope
 from tripline.messaging.outbox import OutboxUnitOfWork
@@ -108,7 +107,7 @@ def move(
         "deadline_at": now + rules.step_timeout if target.is_transitional else None,
         "updated_at": now,
     }
-    changed = records.change(uow.session, booking["id"], values)
+    changed = records.change(uow.session, booking["id"], values, noting=_transition(current, target, cause, now))
     _announce(uow, changed, current, cause, now)
     return changed
 
@@ -123,32 +122,33 @@ def open_booking(
     pay_by: str | None,
 ) -> RowMapping | None:
     """Write a new pending booking and ask inventory to hold its items; None if ``booking_id`` already exists."""
-    now = database_now(uow.session)
     booking = records.add(
         uow.session,
+        deadline_in=rules.step_timeout,
         id=booking_id,
         customer_id=customer_id,
         status=Status.PENDING.value,
         items=[item | {"price": None} for item in items],
         payment_method=pay_by,
-        created_at=now,
-        updated_at=now,
-        deadline_at=now + rules.step_timeout,
         version=1,
     )
     if booking is None:
         return None
-    _announce(uow, booking, None, Cause("booked by the customer"), now)
+    cause, now = Cause("booked by the customer"), booking["created_at"]
+    records.add_transition(uow.session, booking["id"], _transition(None, Status.PENDING, cause, now))
+    _announce(uow, booking, None, cause, now)
     send_reserve(uow, booking, rules, None)
     return booking
 
 
-def _announce(uow: OutboxUnitOfWork, booking: RowMapping, previous: Status | None, cause: Cause, at: datetime) -> None:
-    status = Status(booking["status"])
+def _transition(previous: Status | None, status: Status, cause: Cause, at: datetime) -> records.Transition:
     message_id = cause.message.id if cause.message else None
-    records.add_transition(
-        uow.session, booking["id"], previous, status, at, cause.reason, message_id, cause.request_key
-    )
+    return records.Transition(previous, status, at, cause.reason, message_id, cause.request_key)
+
+
+def _announce(uow: OutboxUnitOfWork, booking: RowMapping, previous: Status | None, cause: Cause, at: datetime) -> None:
+    """Tell subscribers the booking's status changed (its history row is written with the change)."""
+    status = Status(booking["status"])
     if previous is status:
         return  # soft delete keeps the status: history records it, subscribers have nothing new to hear
     uow.outbox.add(
