@@ -29,9 +29,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-# A pooled connection idle longer than this is pinged before it is used again. One returned moments ago is trusted:
-# under load that saves a round trip per transaction. Should the server have cut it since, its first statement fails
-# as an unavailable database does (every pooled connection is then replaced) and the request or message is retried.
+# A pooled connection idle longer than this is pinged before it is used again; one returned moments ago is trusted
+# (as HikariCP's aliveBypassWindowMs does, 500 ms): under load that saves a round trip per transaction. Should the
+# server have cut it since, its first statement fails before anything is written, as an unavailable database does:
+# every pooled connection is replaced, a web request is answered 503 (the client sends it again with its
+# Idempotency-Key) and a message is delivered again.
 PING_AFTER_IDLE_SECONDS = 0.5
 
 
