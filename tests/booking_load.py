@@ -57,12 +57,16 @@ class Supply:
 
 
 def put_on_sale(whole: WholePlatform, departures: int = 4, room_types: int = 2, rooms: int = 20) -> Supply:
-    """An approved operator's departures (40 seats each, three days out) and an approved owner's room types."""
+    """An approved operator's departures (40 seats each, three days from today) and an approved owner's room
+    types."""
     admin = whole.admin()
     operator = whole.client("load-operator", "operator")
     operator_id = operator.register_operator("Konkan Travels", "ops@konkan.example")["id"]
     admin.decide("operators", operator_id, "approve", note="checked")
-    departs = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+    # From 06:00 UTC on, an hour apart, so every departure leaves on the one day search is asked about (search's
+    # days are UTC days) whatever the time of day the test runs at; over two days out, inside the full-refund window.
+    day = datetime.now(UTC).date() + timedelta(days=3)
+    departs = datetime(day.year, day.month, day.day, 6, tzinfo=UTC)
     schedule_ids = []
     for number in range(departures):
         bus_id = operator.add_bus(operator_id, f"MH-01-LD-{number:04d}", SEATS)["id"]
