@@ -169,25 +169,12 @@ class Stack:
         """Configured ports as given; a distinct free port for every other service."""
         configured = self.config.service_ports
         taken = {self.config.gateway_port, *configured.values()}
-        ports = {}
-        for service in SERVICES:
-            port = configured.get(service)
-            while port is None or (service not in configured and port in taken):
-                port = free_port()
-            taken.add(port)
-            ports[service] = port
-        return ports
+        return {service: configured.get(service) or _free_port_besides(taken) for service in SERVICES}
 
     def _worker_metrics_ports(self, taken: set[int]) -> dict[str, str]:
         """A free port for each worker's ``/metrics``, so the relay, consumers and projection lag can be read."""
-        variables = {}
-        for service in SERVICES:
-            port = free_port()
-            while port in taken or port == self.config.gateway_port:
-                port = free_port()
-            taken.add(port)
-            variables[worker_metrics_port_variable(service)] = str(port)
-        return variables
+        taken.add(self.config.gateway_port)
+        return {worker_metrics_port_variable(service): str(_free_port_besides(taken)) for service in SERVICES}
 
     def _migrate(self, env: Mapping[str, str]) -> None:
         for service in SERVICES:
@@ -285,3 +272,12 @@ def _signals_as_interrupts() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _free_port_besides(taken: set[int]) -> int:
+    """A free port none of ``taken`` uses, added to it."""
+    port = free_port()
+    while port in taken:
+        port = free_port()
+    taken.add(port)
+    return port
