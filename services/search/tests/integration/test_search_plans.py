@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from search.adapters.bus_search import find_trips, trips_statement
-from search.adapters.hotel_search import find_hotels, hotels_statement
+from search.adapters.bus_search import find_trips, trips_query
+from search.adapters.hotel_search import find_hotels, hotels_query
 from search.domain.criteria import StayCriteria, TripCriteria, TripPosition
 
 from ..supply import ReadModel, soon
@@ -91,12 +91,13 @@ def _generate(model: ReadModel) -> None:
     model.sql("ANALYZE")
 
 
-def _plan(catalogue: ReadModel, statement: Select[Any], label: str) -> dict[str, Any]:
+def _plan(catalogue: ReadModel, query: tuple[Select[Any], dict[str, Any]], label: str) -> dict[str, Any]:
+    statement, parameters = query
     with Session(catalogue.engine) as session:
         compiled = statement.compile(dialect=catalogue.engine.dialect)
         rows = (
             session.connection()
-            .exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}", compiled.params)
+            .exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {compiled}", compiled.construct_params(parameters))
             .scalar_one()
         )
     plan = rows[0] if isinstance(rows, list) else json.loads(rows)[0]
@@ -130,7 +131,7 @@ def test_bus_search_reads_one_route_and_day_through_the_route_index(catalogue: R
     with Session(catalogue.engine) as session:
         assert len(find_trips(session, criteria, None, 100)) > 5  # a real route-day, not an empty one
 
-    plan = _plan(catalogue, trips_statement(criteria, None, 21), f"buses by {sort}")
+    plan = _plan(catalogue, trips_query(criteria, None, 21), f"buses by {sort}")
 
     assert "ix_trips_route" in _indexes(plan)
     scans = _scans(plan)
@@ -141,7 +142,7 @@ def test_a_later_page_of_buses_still_reads_through_the_route_index(catalogue: Re
     criteria = TripCriteria("City 7", "City 8", soon(30).date(), sort="price")
     after = TripPosition(rank=50_100, departs_at=soon(30), schedule_id=uuid.uuid4())
 
-    plan = _plan(catalogue, trips_statement(criteria, after, 21), "a later page of buses")
+    plan = _plan(catalogue, trips_query(criteria, after, 21), "a later page of buses")
 
     assert "ix_trips_route" in _indexes(plan)
     assert "Seq Scan" not in _scans(plan)["trips"]
@@ -156,7 +157,7 @@ def test_hotel_search_reads_one_city_and_the_nights_of_the_stay_through_indexes(
     with Session(catalogue.engine) as session:
         assert len(find_hotels(session, criteria, None, 100)) == 50  # every hotel of the city
 
-    scans = _scans(_plan(catalogue, hotels_statement(criteria, None, 21), f"hotels by {sort}"))
+    scans = _scans(_plan(catalogue, hotels_query(criteria, None, 21), f"hotels by {sort}"))
 
     assert all("Seq Scan" not in kind for kind in scans["room_nights"]), scans
     assert all("Seq Scan" not in kind for kind in scans["hotels"]), scans

@@ -1,37 +1,80 @@
-"""Bus search in SQL: one route on one day, approved operators and active future departures only."""
+"""Bus search in SQL: one route on one day, approved operators and active future departures only.
+
+The statement of each shape of search (its sort, its filters, whether it continues a page) is built once.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    Uuid,
+    bindparam,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
+from search.adapters.prepared import Parameters, Query, given, rows_of
 from search.adapters.tables import ACTIVE, APPROVED, operators, trip_seats, trips
 from search.domain.criteria import BusSort, TripCriteria, TripPosition, place_key
 
 
 def find_trips(session: Session, criteria: TripCriteria, after: TripPosition | None, limit: int) -> list[RowMapping]:
     """Up to ``limit`` trips matching ``criteria`` in its sort order, starting after ``after``."""
-    return list(session.execute(trips_statement(criteria, after, limit)).mappings())
+    return rows_of(session, trips_query(criteria, after, limit))
 
 
-def trips_statement(criteria: TripCriteria, after: TripPosition | None, limit: int) -> Select[Any]:
-    """The query ``find_trips`` runs."""
-    rank = _rank(criteria.sort)
-    query = _matching(criteria).add_columns(rank.label("rank"))
+def trips_query(criteria: TripCriteria, after: TripPosition | None, limit: int) -> Query:
+    """The statement ``find_trips`` runs, and its parameters."""
+    statement = _statement(
+        criteria.sort,
+        continues=after is not None,
+        fare_capped=criteria.max_fare_minor is not None,
+        bus_type_chosen=criteria.bus_type is not None,
+    )
+    day_starts = datetime.combine(criteria.day, time(0), tzinfo=UTC)
+    parameters: Parameters = {
+        "origin_key": place_key(criteria.origin),
+        "destination_key": place_key(criteria.destination),
+        "day_starts": day_starts,
+        "day_ends": day_starts + timedelta(days=1),
+        "seats": criteria.seats,
+        "limit": limit,
+        **given(max_fare_minor=criteria.max_fare_minor, bus_type=criteria.bus_type),
+    }
     if after is not None:
+        parameters |= {"after_rank": after.rank, "after_departs_at": after.departs_at, "after_id": after.schedule_id}
+    return statement, parameters
+
+
+@cache
+def _statement(sort: BusSort, *, continues: bool, fare_capped: bool, bus_type_chosen: bool) -> Select[Any]:
+    rank = _rank(sort)
+    query = _matching(fare_capped=fare_capped, bus_type_chosen=bus_type_chosen).add_columns(rank.label("rank"))
+    if continues:
         query = query.where(
             tuple_(rank, trips.c.departs_at, trips.c.schedule_id)
-            > tuple_(literal(after.rank), literal(after.departs_at), literal(after.schedule_id))
+            > tuple_(
+                bindparam("after_rank", type_=BigInteger),
+                bindparam("after_departs_at", type_=DateTime(timezone=True)),
+                bindparam("after_id", type_=Uuid),
+            )
         )
-    return query.order_by(rank, trips.c.departs_at, trips.c.schedule_id).limit(limit)
+    return query.order_by(rank, trips.c.departs_at, trips.c.schedule_id).limit(bindparam("limit", type_=Integer))
 
 
-def _matching(criteria: TripCriteria) -> Select[Any]:
-    day_starts = datetime.combine(criteria.day, time(0), tzinfo=UTC)
+def _matching(*, fare_capped: bool, bus_type_chosen: bool) -> Select[Any]:
     query = (
         select(
             trips,
@@ -41,20 +84,20 @@ def _matching(criteria: TripCriteria) -> Select[Any]:
         .join(trip_seats, trip_seats.c.schedule_id == trips.c.schedule_id)
         .join(operators, operators.c.id == trips.c.operator_id)
         .where(
-            trips.c.origin_key == place_key(criteria.origin),
-            trips.c.destination_key == place_key(criteria.destination),
+            trips.c.origin_key == bindparam("origin_key"),
+            trips.c.destination_key == bindparam("destination_key"),
             trips.c.status == ACTIVE,
-            trips.c.departs_at >= day_starts,
-            trips.c.departs_at < day_starts + timedelta(days=1),
+            trips.c.departs_at >= bindparam("day_starts"),
+            trips.c.departs_at < bindparam("day_ends"),
             trips.c.departs_at > func.now(),
-            trip_seats.c.available_seats >= criteria.seats,
+            trip_seats.c.available_seats >= bindparam("seats"),
             operators.c.approval_status == APPROVED,
         )
     )
-    if criteria.max_fare_minor is not None:
-        query = query.where(trips.c.fare_minor <= criteria.max_fare_minor)
-    if criteria.bus_type is not None:
-        query = query.where(trips.c.bus_type == criteria.bus_type)
+    if fare_capped:
+        query = query.where(trips.c.fare_minor <= bindparam("max_fare_minor"))
+    if bus_type_chosen:
+        query = query.where(trips.c.bus_type == bindparam("bus_type"))
     return query
 
 

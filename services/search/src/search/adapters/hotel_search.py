@@ -1,49 +1,103 @@
 """Hotel search in SQL: room types free every night of the stay, in active hotels of approved owners.
 
 One statement: ``fitting`` keeps each room type whose nights all have the rooms (and prices its stay),
-``priced`` groups them by hotel with the cheapest stay, and the page joins the hotels in sort order.
+``priced`` groups them by hotel with the cheapest stay, and the page joins the hotels in sort order. As for buses,
+the statement of each shape of search is built once.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Date, Select, Text, cast, func, literal, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    Text,
+    Uuid,
+    bindparam,
+    cast,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CTE
 
+from search.adapters.prepared import Parameters, Query, given, rows_of
 from search.adapters.tables import APPROVED, hotels, property_owners, room_nights, room_types
-from search.domain.criteria import HotelPosition, StayCriteria, place_key
+from search.domain.criteria import HotelPosition, HotelSort, StayCriteria, place_key
 
 
 def find_hotels(session: Session, criteria: StayCriteria, after: HotelPosition | None, limit: int) -> list[RowMapping]:
     """Up to ``limit`` hotels with at least one fitting room type, in the criteria's sort order after ``after``."""
-    return list(session.execute(hotels_statement(criteria, after, limit)).mappings())
+    return rows_of(session, hotels_query(criteria, after, limit))
 
 
-def hotels_statement(criteria: StayCriteria, after: HotelPosition | None, limit: int) -> Select[Any]:
-    """The query ``find_hotels`` runs."""
-    priced = _priced(_fitting(criteria))
-    rank: ColumnElement[int] = -hotels.c.stars if criteria.sort == "stars" else literal(0)
+def hotels_query(criteria: StayCriteria, after: HotelPosition | None, limit: int) -> Query:
+    """The statement ``find_hotels`` runs, and its parameters."""
+    statement = _statement(
+        criteria.sort,
+        continues=after is not None,
+        stars_floor=criteria.min_stars is not None,
+        amenities_required=bool(criteria.amenities),
+        price_capped=criteria.max_price_minor is not None,
+    )
+    parameters: Parameters = {
+        "city_key": place_key(criteria.city),
+        "rooms": criteria.rooms,
+        "guests": criteria.guests,
+        "check_in": criteria.check_in,
+        "check_out": criteria.check_out,
+        "nights": criteria.nights,
+        "limit": limit,
+        **given(
+            min_stars=criteria.min_stars,
+            amenities=list(criteria.amenities) or None,
+            max_price_minor=criteria.max_price_minor,
+        ),
+    }
+    if after is not None:
+        parameters |= {"after_rank": after.rank, "after_price": after.min_price_minor, "after_id": after.hotel_id}
+    return statement, parameters
+
+
+@cache
+def _statement(
+    sort: HotelSort, *, continues: bool, stars_floor: bool, amenities_required: bool, price_capped: bool
+) -> Select[Any]:
+    priced = _priced(
+        _fitting(stars_floor=stars_floor, amenities_required=amenities_required, price_capped=price_capped)
+    )
+    rank: ColumnElement[int] = -hotels.c.stars if sort == "stars" else literal(0)
     query = (
         select(hotels, priced.c.min_price_minor, priced.c.currency, priced.c.room_types, rank.label("rank"))
         .join(priced, priced.c.hotel_id == hotels.c.id)
         .order_by(rank, priced.c.min_price_minor, hotels.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if after is not None:
+    if continues:
         query = query.where(
             tuple_(rank, priced.c.min_price_minor, hotels.c.id)
-            > tuple_(literal(after.rank), literal(after.min_price_minor), literal(after.hotel_id))
+            > tuple_(
+                bindparam("after_rank", type_=BigInteger),
+                bindparam("after_price", type_=BigInteger),
+                bindparam("after_id", type_=Uuid),
+            )
         )
     return query
 
 
-def _fitting(criteria: StayCriteria) -> CTE:
+def _fitting(*, stars_floor: bool, amenities_required: bool, price_capped: bool) -> CTE:
     """Each room type with ``rooms`` free on every night of the stay, with the stay's price per room."""
     today = cast(func.timezone("UTC", func.now()), Date)
+    rooms = bindparam("rooms", type_=Integer)
     query: Select[Any] = (
         select(
             room_types.c.hotel_id,
@@ -59,25 +113,25 @@ def _fitting(criteria: StayCriteria) -> CTE:
         .join(hotels, hotels.c.id == room_types.c.hotel_id)
         .join(property_owners, property_owners.c.id == hotels.c.owner_id)
         .where(
-            hotels.c.city_key == place_key(criteria.city),
+            hotels.c.city_key == bindparam("city_key"),
             hotels.c.is_active,
             property_owners.c.approval_status == APPROVED,
-            room_types.c.capacity * criteria.rooms >= criteria.guests,
-            room_nights.c.night >= criteria.check_in,
-            room_nights.c.night < criteria.check_out,
+            room_types.c.capacity * rooms >= bindparam("guests", type_=Integer),
+            room_nights.c.night >= bindparam("check_in"),
+            room_nights.c.night < bindparam("check_out"),
             room_nights.c.night >= today,  # a stay that began in the past is not for sale
-            room_nights.c.available >= criteria.rooms,
+            room_nights.c.available >= rooms,
         )
         .group_by(room_types.c.id)
         # Every night of the stay must be there: a night inventory never announced has no rooms to sell.
-        .having(func.count() == criteria.nights)
+        .having(func.count() == bindparam("nights", type_=BigInteger))
     )
-    if criteria.min_stars is not None:
-        query = query.where(hotels.c.stars >= criteria.min_stars)
-    if criteria.amenities:
-        query = query.where(hotels.c.amenities.contains(cast(list(criteria.amenities), ARRAY(Text))))
-    if criteria.max_price_minor is not None:
-        query = query.having(func.sum(room_nights.c.rate_minor) <= criteria.max_price_minor)
+    if stars_floor:
+        query = query.where(hotels.c.stars >= bindparam("min_stars"))
+    if amenities_required:
+        query = query.where(hotels.c.amenities.contains(bindparam("amenities", type_=ARRAY(Text))))
+    if price_capped:
+        query = query.having(func.sum(room_nights.c.rate_minor) <= bindparam("max_price_minor", type_=BigInteger))
     return query.cte("fitting")
 
 

@@ -1,0 +1,27 @@
+"""Statements built once per shape of search, and run with each search's values as parameters.
+
+Building a search's statement anew took a sixth of a bus search's time in the web process and a quarter of a
+hotel search's; a statement reused also keeps its SQLAlchemy cache key, computed once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.orm import Session
+
+Parameters = dict[str, Any]
+Query = tuple[Select[Any], Parameters]
+
+
+def rows_of(session: Session, query: Query) -> list[RowMapping]:
+    """Every row ``query`` reads, as mappings."""
+    statement, parameters = query
+    return list(session.execute(statement, parameters).mappings())
+
+
+def given(**values: Any) -> Parameters:
+    """The parameters of the filters a search asked for: those it left out are ``None`` and not in its statement."""
+    return {name: value for name, value in values.items() if value is not None}
