@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from nats.aio.client import Client
 from sqlalchemy import Engine, func, select, update
@@ -123,4 +124,39 @@ async def test_running_relay_is_woken_by_new_rows(
     await running
     info = await nats_client.jetstream().stream_info(STREAM)
     assert info.state.messages == 3
+    await async_engine.dispose()
+
+
+class HeldJetStream:
+    """The real JetStream, with every publish held until ``release`` is set: a relay caught mid-batch."""
+
+    def __init__(self, js: Any):
+        self._js = js
+        self.publishing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish_async(self, *args: Any, **kwargs: Any) -> Any:
+        self.publishing.set()
+        await self.release.wait()
+        return await self._js.publish_async(*args, **kwargs)
+
+
+async def test_a_batch_being_published_is_claimed_by_no_other_relay(
+    nats_client: Client, engine: Engine, database_url: str, unit_of_work
+) -> None:
+    await _stream(nats_client)
+    _queue(unit_of_work, 3)
+    async_engine = make_async_engine(database_url, application_name="relay-test")
+    held = HeldJetStream(nats_client.jetstream())
+    first = asyncio.create_task(OutboxRelay(async_engine, plumbing.outbox, held, SETTINGS).relay_pending())  # type: ignore[arg-type]
+    await held.publishing.wait()
+
+    second = OutboxRelay(async_engine, plumbing.outbox, nats_client.jetstream(), SETTINGS)
+    assert await second.relay_pending() == 0  # every row is the first relay's until it has marked them
+
+    held.release.set()
+    assert await first == 3
+    info = await nats_client.jetstream().stream_info(STREAM)
+    assert info.state.messages == 3
+    assert _unpublished(engine) == 0
     await async_engine.dispose()
