@@ -149,14 +149,18 @@ async def test_a_batch_being_published_is_claimed_by_no_other_relay(
     async_engine = make_async_engine(database_url, application_name="relay-test")
     held = HeldJetStream(nats_client.jetstream())
     first = asyncio.create_task(OutboxRelay(async_engine, plumbing.outbox, held, SETTINGS).relay_pending())  # type: ignore[arg-type]
-    await held.publishing.wait()
+    try:
+        await asyncio.wait_for(held.publishing.wait(), timeout=10)
 
-    second = OutboxRelay(async_engine, plumbing.outbox, nats_client.jetstream(), SETTINGS)
-    assert await second.relay_pending() == 0  # every row is the first relay's until it has marked them
+        second = OutboxRelay(async_engine, plumbing.outbox, nats_client.jetstream(), SETTINGS)
+        assert await second.relay_pending() == 0  # every row is the first relay's until it has marked them
 
-    held.release.set()
-    assert await first == 3
+        held.release.set()
+        assert await first == 3
+    finally:
+        held.release.set()
+        await asyncio.gather(first, return_exceptions=True)
+        await async_engine.dispose()
     info = await nats_client.jetstream().stream_info(STREAM)
     assert info.state.messages == 3
     assert _unpublished(engine) == 0
-    await async_engine.dispose()
