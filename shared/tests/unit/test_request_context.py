@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -179,6 +180,24 @@ def test_configure_logging_is_idempotent(capsys: pytest.CaptureFixture[str]) -> 
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1
     assert json.loads(lines[0])["logger"] == "gunicorn.error"
+
+
+def test_lines_logged_from_many_threads_at_once_come_out_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("search")
+    log = structlog.get_logger("tripline.test")
+
+    def log_lines(thread: int) -> None:
+        for n in range(200):
+            log.info("something_happened", thread=thread, n=n, padding="x" * 500)
+
+    threads = [threading.Thread(target=log_lines, args=(thread,)) for thread in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted((line["thread"], line["n"]) for line in lines) == [(t, n) for t in range(8) for n in range(200)]
 
 
 def test_configure_logging_rejects_unknown_levels() -> None:
