@@ -37,12 +37,8 @@ def find_trips(session: Session, criteria: TripCriteria, after: TripPosition | N
 
 def trips_query(criteria: TripCriteria, after: TripPosition | None, limit: int) -> Query:
     """The statement ``find_trips`` runs, and its parameters."""
-    statement = _statement(
-        criteria.sort,
-        continues=after is not None,
-        fare_capped=criteria.max_fare_minor is not None,
-        bus_type_chosen=criteria.bus_type is not None,
-    )
+    filters = given(max_fare_minor=criteria.max_fare_minor, bus_type=criteria.bus_type)
+    statement = _statement(criteria.sort, continues=after is not None, filters=frozenset(filters))
     day_starts = datetime.combine(criteria.day, time(0), tzinfo=UTC)
     parameters: Parameters = {
         "origin_key": place_key(criteria.origin),
@@ -51,7 +47,7 @@ def trips_query(criteria: TripCriteria, after: TripPosition | None, limit: int) 
         "day_ends": day_starts + timedelta(days=1),
         "seats": criteria.seats,
         "limit": limit,
-        **given(max_fare_minor=criteria.max_fare_minor, bus_type=criteria.bus_type),
+        **filters,
     }
     if after is not None:
         parameters |= {"after_rank": after.rank, "after_departs_at": after.departs_at, "after_id": after.schedule_id}
@@ -59,9 +55,9 @@ def trips_query(criteria: TripCriteria, after: TripPosition | None, limit: int) 
 
 
 @cache
-def _statement(sort: BusSort, *, continues: bool, fare_capped: bool, bus_type_chosen: bool) -> Select[Any]:
+def _statement(sort: BusSort, *, continues: bool, filters: frozenset[str]) -> Select[Any]:
     rank = _rank(sort)
-    query = _matching(fare_capped=fare_capped, bus_type_chosen=bus_type_chosen).add_columns(rank.label("rank"))
+    query = _matching(filters).add_columns(rank.label("rank"))
     if continues:
         query = query.where(
             tuple_(rank, trips.c.departs_at, trips.c.schedule_id)
@@ -74,7 +70,7 @@ def _statement(sort: BusSort, *, continues: bool, fare_capped: bool, bus_type_ch
     return query.order_by(rank, trips.c.departs_at, trips.c.schedule_id).limit(bindparam("limit", type_=Integer))
 
 
-def _matching(*, fare_capped: bool, bus_type_chosen: bool) -> Select[Any]:
+def _matching(filters: frozenset[str]) -> Select[Any]:
     query = (
         select(
             trips,
@@ -94,9 +90,9 @@ def _matching(*, fare_capped: bool, bus_type_chosen: bool) -> Select[Any]:
             operators.c.approval_status == APPROVED,
         )
     )
-    if fare_capped:
+    if "max_fare_minor" in filters:
         query = query.where(trips.c.fare_minor <= bindparam("max_fare_minor"))
-    if bus_type_chosen:
+    if "bus_type" in filters:
         query = query.where(trips.c.bus_type == bindparam("bus_type"))
     return query
 

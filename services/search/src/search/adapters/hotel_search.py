@@ -42,13 +42,12 @@ def find_hotels(session: Session, criteria: StayCriteria, after: HotelPosition |
 
 def hotels_query(criteria: StayCriteria, after: HotelPosition | None, limit: int) -> Query:
     """The statement ``find_hotels`` runs, and its parameters."""
-    statement = _statement(
-        criteria.sort,
-        continues=after is not None,
-        stars_floor=criteria.min_stars is not None,
-        amenities_required=bool(criteria.amenities),
-        price_capped=criteria.max_price_minor is not None,
+    filters = given(
+        min_stars=criteria.min_stars,
+        amenities=list(criteria.amenities) or None,
+        max_price_minor=criteria.max_price_minor,
     )
+    statement = _statement(criteria.sort, continues=after is not None, filters=frozenset(filters))
     parameters: Parameters = {
         "city_key": place_key(criteria.city),
         "rooms": criteria.rooms,
@@ -57,11 +56,7 @@ def hotels_query(criteria: StayCriteria, after: HotelPosition | None, limit: int
         "check_out": criteria.check_out,
         "nights": criteria.nights,
         "limit": limit,
-        **given(
-            min_stars=criteria.min_stars,
-            amenities=list(criteria.amenities) or None,
-            max_price_minor=criteria.max_price_minor,
-        ),
+        **filters,
     }
     if after is not None:
         parameters |= {"after_rank": after.rank, "after_price": after.min_price_minor, "after_id": after.hotel_id}
@@ -69,12 +64,8 @@ def hotels_query(criteria: StayCriteria, after: HotelPosition | None, limit: int
 
 
 @cache
-def _statement(
-    sort: HotelSort, *, continues: bool, stars_floor: bool, amenities_required: bool, price_capped: bool
-) -> Select[Any]:
-    priced = _priced(
-        _fitting(stars_floor=stars_floor, amenities_required=amenities_required, price_capped=price_capped)
-    )
+def _statement(sort: HotelSort, *, continues: bool, filters: frozenset[str]) -> Select[Any]:
+    priced = _priced(_fitting(filters))
     rank: ColumnElement[int] = -hotels.c.stars if sort == "stars" else literal(0)
     query = (
         select(hotels, priced.c.min_price_minor, priced.c.currency, priced.c.room_types, rank.label("rank"))
@@ -94,7 +85,7 @@ def _statement(
     return query
 
 
-def _fitting(*, stars_floor: bool, amenities_required: bool, price_capped: bool) -> CTE:
+def _fitting(filters: frozenset[str]) -> CTE:
     """Each room type with ``rooms`` free on every night of the stay, with the stay's price per room."""
     today = cast(func.timezone("UTC", func.now()), Date)
     rooms = bindparam("rooms", type_=Integer)
@@ -126,11 +117,11 @@ def _fitting(*, stars_floor: bool, amenities_required: bool, price_capped: bool)
         # Every night of the stay must be there: a night inventory never announced has no rooms to sell.
         .having(func.count() == bindparam("nights", type_=BigInteger))
     )
-    if stars_floor:
+    if "min_stars" in filters:
         query = query.where(hotels.c.stars >= bindparam("min_stars"))
-    if amenities_required:
+    if "amenities" in filters:
         query = query.where(hotels.c.amenities.contains(bindparam("amenities", type_=ARRAY(Text))))
-    if price_capped:
+    if "max_price_minor" in filters:
         query = query.having(func.sum(room_nights.c.rate_minor) <= bindparam("max_price_minor", type_=BigInteger))
     return query.cte("fitting")
 

@@ -23,5 +23,6 @@ def rows_of(session: Session, query: Query) -> list[RowMapping]:
 
 
 def given(**values: Any) -> Parameters:
-    """The parameters of the filters a search asked for: those it left out are ``None`` and not in its statement."""
+    """The filters a search asked for, those it left out being ``None``: their names pick the statement's shape, and
+    their values are its parameters, so the two cannot disagree."""
     return {name: value for name, value in values.items() if value is not None}
