@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
-from search.adapters.prepared import Parameters, Query, given, rows_of
+from search.adapters.prepared import Query, given, rows_of, shaped
 from search.adapters.tables import ACTIVE, APPROVED, operators, trip_seats, trips
 from search.domain.criteria import BusSort, TripCriteria, TripPosition, place_key
 
@@ -37,21 +37,22 @@ def find_trips(session: Session, criteria: TripCriteria, after: TripPosition | N
 
 def trips_query(criteria: TripCriteria, after: TripPosition | None, limit: int) -> Query:
     """The statement ``find_trips`` runs, and its parameters."""
-    filters = given(max_fare_minor=criteria.max_fare_minor, bus_type=criteria.bus_type)
-    statement = _statement(criteria.sort, continues=after is not None, filters=frozenset(filters))
     day_starts = datetime.combine(criteria.day, time(0), tzinfo=UTC)
-    parameters: Parameters = {
+    values = {
         "origin_key": place_key(criteria.origin),
         "destination_key": place_key(criteria.destination),
         "day_starts": day_starts,
         "day_ends": day_starts + timedelta(days=1),
         "seats": criteria.seats,
         "limit": limit,
-        **filters,
     }
-    if after is not None:
-        parameters |= {"after_rank": after.rank, "after_departs_at": after.departs_at, "after_id": after.schedule_id}
-    return statement, parameters
+    filters = given(max_fare_minor=criteria.max_fare_minor, bus_type=criteria.bus_type)
+    position = (
+        {}
+        if after is None
+        else {"after_rank": after.rank, "after_departs_at": after.departs_at, "after_id": after.schedule_id}
+    )
+    return shaped(_statement, criteria.sort, values, filters=filters, position=position)
 
 
 @cache

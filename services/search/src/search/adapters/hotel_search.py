@@ -30,7 +30,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import CTE
 
-from search.adapters.prepared import Parameters, Query, given, rows_of
+from search.adapters.prepared import Query, given, rows_of, shaped
 from search.adapters.tables import APPROVED, hotels, property_owners, room_nights, room_types
 from search.domain.criteria import HotelPosition, HotelSort, StayCriteria, place_key
 
@@ -42,13 +42,7 @@ def find_hotels(session: Session, criteria: StayCriteria, after: HotelPosition |
 
 def hotels_query(criteria: StayCriteria, after: HotelPosition | None, limit: int) -> Query:
     """The statement ``find_hotels`` runs, and its parameters."""
-    filters = given(
-        min_stars=criteria.min_stars,
-        amenities=list(criteria.amenities) or None,
-        max_price_minor=criteria.max_price_minor,
-    )
-    statement = _statement(criteria.sort, continues=after is not None, filters=frozenset(filters))
-    parameters: Parameters = {
+    values = {
         "city_key": place_key(criteria.city),
         "rooms": criteria.rooms,
         "guests": criteria.guests,
@@ -56,11 +50,18 @@ def hotels_query(criteria: StayCriteria, after: HotelPosition | None, limit: int
         "check_out": criteria.check_out,
         "nights": criteria.nights,
         "limit": limit,
-        **filters,
     }
-    if after is not None:
-        parameters |= {"after_rank": after.rank, "after_price": after.min_price_minor, "after_id": after.hotel_id}
-    return statement, parameters
+    filters = given(
+        min_stars=criteria.min_stars,
+        amenities=list(criteria.amenities) or None,
+        max_price_minor=criteria.max_price_minor,
+    )
+    position = (
+        {}
+        if after is None
+        else {"after_rank": after.rank, "after_price": after.min_price_minor, "after_id": after.hotel_id}
+    )
+    return shaped(_statement, criteria.sort, values, filters=filters, position=position)
 
 
 @cache
