@@ -11,6 +11,7 @@ import pytest
 from flask import Blueprint, Flask, request
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from tripline.auth.access import requires_role
 from tripline.db import new_metadata
 from tripline.http.app import MAX_BODY_BYTES, create_service_app
 from tripline.http.problems import install_problem_handlers
@@ -92,6 +93,11 @@ def service_app(tmp_path: Path) -> Flask:
     def take_note() -> dict[str, Any]:
         return parse_body(Note).model_dump()
 
+    @echo.post("/guarded")
+    @requires_role()
+    def answer_without_reading() -> dict[str, Any]:
+        return {}
+
     return create_service_app(
         name="unreadable-bodies-test",
         version="0",
@@ -105,6 +111,7 @@ def service_app(tmp_path: Path) -> Flask:
 def stream(app: Flask, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
     environ = EnvironBuilder(method="POST", path=path, content_type="application/json").get_environ()
     environ.pop("CONTENT_LENGTH", None)  # what makes it streamed
+    environ["HTTP_TRANSFER_ENCODING"] = "chunked"
     environ["wsgi.input"] = ChunkedBody(body)
     environ["wsgi.input_terminated"] = True  # as gunicorn says of the chunked bodies it reads
     answer, status, _ = run_wsgi_app(app, environ)
@@ -129,3 +136,17 @@ def test_a_streamed_document_whose_first_64_kib_parse_is_still_too_large(service
 
 def test_a_streamed_body_at_the_limit_is_read_whole(service_app: Flask) -> None:
     assert stream(service_app, "/echo", b"x" * MAX_BODY_BYTES) == (200, {"size": MAX_BODY_BYTES})
+
+
+def test_a_streamed_body_past_the_limit_is_too_large_before_the_caller_is_asked_for(service_app: Flask) -> None:
+    # The view would answer 401 without reading the body. Read first, the body's size decides, as it does at the
+    # gateway, which can only refuse a streamed body while the service is still reading it.
+    status, problem = stream(service_app, "/guarded", b"x" * (MAX_BODY_BYTES + 1))
+
+    assert (status, problem["code"]) == (413, "payload_too_large")
+
+
+def test_a_streamed_body_within_the_limit_still_needs_a_caller(service_app: Flask) -> None:
+    status, problem = stream(service_app, "/guarded", b"x" * MAX_BODY_BYTES)
+
+    assert (status, problem["code"]) == (401, "unauthorized")

@@ -14,9 +14,11 @@ from devstack.binaries import wheel_binary
 from devstack.readiness import LOOPBACK
 
 DEFAULT_GATEWAY_PORT = 8080
-# request_body caps bodies at 64 KiB, but the cap only fires as the body is read. Buffering a bit
-# more than the cap before dialling the upstream makes that read happen first, so an oversized body
-# is a 413 even when the upstream would answer without reading it (e.g. a 401 on a chunked upload).
+# request_body caps bodies at 64 KiB, but the cap only fires as the body is read. The proxy buffers a
+# bit more than the cap before dialling the upstream, so a slow upload holds no service thread. Caddy
+# drops the cap's error while buffering, though: the 413 for a streamed body comes only when the proxy
+# fails to pass the rest on, which needs an upstream still reading. Services therefore read a streamed
+# body whole before answering (tripline.http.app.read_streamed_body); an early 401 would race it.
 # https://github.com/caddyserver/caddy/issues/6739
 REQUEST_BUFFER = "65KiB"
 MAX_BODY_BYTES = 65536

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, cast
 
-from flask import Blueprint, Flask, Request, Response, current_app, jsonify
+from flask import Blueprint, Flask, Request, Response, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,6 +59,15 @@ class _StreamedBody(LimitedStream):
         return size
 
 
+def read_streamed_body() -> None:
+    """Read a body streamed without Content-Length whole (refused past the limit) before anything answers."""
+    # An answer sent while such a body is still arriving (a 401 to a chunked upload, say) races the sender's
+    # own refusal of it: the gateway stops an oversized body only as it passes it on, and reports 413 only if
+    # the service has not answered first. Bodies with a Content-Length are checked up front and need no read.
+    if request.content_length is None and request.headers.get("Transfer-Encoding"):
+        request.get_data(cache=True)
+
+
 @dataclass(frozen=True)
 class ServiceRuntime:
     """What views reach through ``current_app.extensions["tripline"]``."""
@@ -94,6 +103,7 @@ def create_service_app(
     app = Flask(name, static_folder=None)
     app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.before_request(read_streamed_body)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     install_problem_handlers(app)
     install_request_context(app, name)
