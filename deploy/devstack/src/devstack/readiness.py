@@ -26,8 +26,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Tell whether 127.0.0.1:<port> can be bound now."""
+    """Tell whether a server could listen on 127.0.0.1:<port> now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers bind (Caddy, gunicorn and PostgreSQL all set it): connections of a stack just stopped
+        # linger in TIME_WAIT for a minute and would otherwise make its port look taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:
