@@ -15,20 +15,21 @@ import time
 import uuid
 from typing import Any
 
-from locust import FastHttpUser, constant, constant_throughput, task
+from locust import FastHttpUser, constant, task
 
 from bench.catalogue import SEATS
+from bench.pacing import poisson_arrivals
 from tripline.auth.tokens import issue_dev_token
 
 CATALOGUE: dict[str, Any] = json.loads(open(os.environ["BENCH_CATALOGUE"]).read())  # noqa: SIM115
 SETTLED = frozenset({"confirmed", "failed", "cancelled", "expired", "completed"})
 CONFIRMED_EVENT = "create→confirmed"
 TOP_UP_MINOR = 10_000_000_000
-# Paced: each client starts a task once a period (the bench divides the scenario's rate among its clients). It is an
-# open loop as long as a task takes less than the period; a client never starts one before its last has finished,
-# so beyond that it holds back and the rate reached falls short of the one asked for (the bench prints the rate
-# asked for, its table the rate reached).
-PACED = constant_throughput(float(os.environ.get("BENCH_RATE_PER_CLIENT", "1")))
+# Paced: each client starts tasks at random times on a schedule of its own (``bench.pacing``; the bench divides the
+# scenario's rate among its clients), so the scenario's requests arrive as independent travellers' would. A client
+# never starts a task before its last has finished, so when answers take longer than the gaps the rate reached falls
+# short of the one asked for (the bench prints the rate asked for, its table the rate reached).
+PACED = poisson_arrivals(float(os.environ.get("BENCH_RATE_PER_CLIENT", "1")))
 
 
 class Booker(FastHttpUser):
@@ -93,7 +94,7 @@ class SagaSpread(SagaBooker):
 
 
 class SagaSpreadPaced(SagaSpread):
-    """The same bookings started at a fixed rate, to see the latency below the maximum throughput."""
+    """The same bookings started at Poisson times, to see the latency below the maximum throughput."""
 
     wait_time = PACED
 
