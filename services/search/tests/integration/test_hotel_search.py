@@ -549,6 +549,26 @@ ORDERS = {
 }
 
 
+def test_every_hotel_on_a_page_lists_all_its_fitting_room_types(read_model: ReadModel, client: FlaskClient) -> None:
+    # The page's hotels are picked before their room types are gathered: none may come with only some of them.
+    owner_id = approved_owner(read_model)
+    offered: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for n in range(5):
+        hotel_id, cheaper, dearer = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        read_model.apply(
+            hotel(hotel_id, owner_id, [room(dearer, "Suite"), room(cheaper, "Standard")]),
+            nights(cheaper, hotel_id, night(0), STAY_NIGHTS, rate_minor=100_000 * (n + 1)),
+            nights(dearer, hotel_id, night(0), STAY_NIGHTS, rate_minor=100_000 * (n + 1) + 50_000),
+        )
+        offered[hotel_id] = [cheaper, dearer]
+
+    walked = list(pages(client, limit=2))
+
+    assert [len(page["items"]) for page in walked] == [2, 2, 1]
+    listed = {hotel_id: room_type_ids(page, hotel_id) for page in walked for hotel_id in hotel_ids(page)}
+    assert listed == offered
+
+
 @pytest.mark.parametrize("sort", list(ORDERS))
 def test_following_the_cursor_lists_every_hotel_once_in_order(
     read_model: ReadModel, client: FlaskClient, sort: str

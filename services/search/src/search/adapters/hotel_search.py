@@ -1,8 +1,9 @@
 """Hotel search in SQL: room types free every night of the stay, in active hotels of approved owners.
 
-One statement: ``fitting`` keeps each room type whose nights all have the rooms (and prices its stay),
-``priced`` groups them by hotel with the cheapest stay, and the page joins the hotels in sort order. As for buses,
-the statement of each shape of search is built once.
+One statement: ``fitting`` keeps each room type whose nights all have the rooms (and prices its stay), ``page``
+picks the page's hotels in sort order by their cheapest stay, and only for those are the room types gathered into
+the answer (a city has many more hotels than a page). As for buses, the statement of each shape of search is built
+once.
 """
 
 from __future__ import annotations
@@ -66,24 +67,60 @@ def hotels_query(criteria: StayCriteria, after: HotelPosition | None, limit: int
 
 @cache
 def _statement(sort: HotelSort, *, continues: bool, filters: frozenset[str]) -> Select[Any]:
-    priced = _priced(_fitting(filters))
+    fitting = _fitting(filters)
+    page = _page(fitting, sort, continues=continues)
+    room_type = func.json_build_object(
+        "room_type_id",
+        fitting.c.id,
+        "name",
+        fitting.c.name,
+        "capacity",
+        fitting.c.capacity,
+        "available_rooms",
+        fitting.c.available_rooms,
+        "total_minor",
+        fitting.c.total_minor,
+        "currency",
+        fitting.c.currency,
+    )
+    return (
+        select(
+            hotels,
+            page.c.min_price_minor,
+            func.min(fitting.c.currency).label("currency"),
+            func.json_agg(aggregate_order_by(room_type, fitting.c.total_minor, fitting.c.name, fitting.c.id)).label(
+                "room_types"
+            ),
+            page.c.rank,
+        )
+        .join(page, page.c.hotel_id == hotels.c.id)
+        .join(fitting, fitting.c.hotel_id == hotels.c.id)
+        .group_by(hotels.c.id, page.c.min_price_minor, page.c.rank)
+        .order_by(page.c.rank, page.c.min_price_minor, hotels.c.id)
+    )
+
+
+def _page(fitting: CTE, sort: HotelSort, *, continues: bool) -> CTE:
+    """The page's hotels, in sort order after the cursor's: each with its cheapest fitting stay and its rank."""
+    cheapest = func.min(fitting.c.total_minor)
     rank: ColumnElement[int] = -hotels.c.stars if sort == "stars" else literal(0)
     query = (
-        select(hotels, priced.c.min_price_minor, priced.c.currency, priced.c.room_types, rank.label("rank"))
-        .join(priced, priced.c.hotel_id == hotels.c.id)
-        .order_by(rank, priced.c.min_price_minor, hotels.c.id)
+        select(hotels.c.id.label("hotel_id"), cheapest.label("min_price_minor"), rank.label("rank"))
+        .join(fitting, fitting.c.hotel_id == hotels.c.id)
+        .group_by(hotels.c.id)
+        .order_by(rank, cheapest, hotels.c.id)
         .limit(bindparam("limit", type_=Integer))
     )
     if continues:
-        query = query.where(
-            tuple_(rank, priced.c.min_price_minor, hotels.c.id)
+        query = query.having(
+            tuple_(rank, cheapest, hotels.c.id)
             > tuple_(
                 bindparam("after_rank", type_=BigInteger),
                 bindparam("after_price", type_=BigInteger),
                 bindparam("after_id", type_=Uuid),
             )
         )
-    return query
+    return query.cte("page")
 
 
 def _fitting(filters: frozenset[str]) -> CTE:
@@ -125,33 +162,3 @@ def _fitting(filters: frozenset[str]) -> CTE:
     if "max_price_minor" in filters:
         query = query.having(func.sum(room_nights.c.rate_minor) <= bindparam("max_price_minor", type_=BigInteger))
     return query.cte("fitting")
-
-
-def _priced(fitting: CTE) -> CTE:
-    """Per hotel: the cheapest fitting stay and every fitting room type, cheapest first."""
-    room_type = func.json_build_object(
-        "room_type_id",
-        fitting.c.id,
-        "name",
-        fitting.c.name,
-        "capacity",
-        fitting.c.capacity,
-        "available_rooms",
-        fitting.c.available_rooms,
-        "total_minor",
-        fitting.c.total_minor,
-        "currency",
-        fitting.c.currency,
-    )
-    return (
-        select(
-            fitting.c.hotel_id,
-            func.min(fitting.c.total_minor).label("min_price_minor"),
-            func.min(fitting.c.currency).label("currency"),
-            func.json_agg(aggregate_order_by(room_type, fitting.c.total_minor, fitting.c.name, fitting.c.id)).label(
-                "room_types"
-            ),
-        )
-        .group_by(fitting.c.hotel_id)
-        .cte("priced")
-    )
