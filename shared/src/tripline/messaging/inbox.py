@@ -79,15 +79,13 @@ class InboxRunner(Generic[U]):
         A concurrent delivery of the same message waits on its row's lock, then finds it: no double effect.
         """
         inserted = session.execute(
-            insert(self._inbox)
+            insert(self._inbox).on_conflict_do_nothing().returning(self._inbox.c.message_id),
             # In id order, so two replicas inserting overlapping batches take the rows' locks in the same order.
-            .values(
-                [
-                    {"consumer": self.consumer, "message_id": e.id, "message_type": e.type}
-                    for e in sorted(envelopes, key=lambda e: e.id)
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(self._inbox.c.message_id)
+            # A list of rows, not .values([...]): SQLAlchemy caches this statement once compiled, and still sends
+            # the rows in one INSERT, in the order given.
+            [
+                {"consumer": self.consumer, "message_id": e.id, "message_type": e.type}
+                for e in sorted(envelopes, key=lambda e: e.id)
+            ],
         ).scalars()
         return set(inserted)

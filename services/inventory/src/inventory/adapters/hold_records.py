@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import RowMapping, func, insert, select, text, update
+from sqlalchemy import RowMapping, SmallInteger, Update, Uuid, bindparam, cast, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.orm import Session
 
@@ -45,19 +46,35 @@ def lock(session: Session, booking_id: uuid.UUID) -> tuple[RowMapping, datetime]
 
 def record_held(session: Session, booking_id: uuid.UUID, items: Sequence[HeldItem], expires_at: datetime) -> None:
     """Remember the priced items and the hold's deadline, in one statement."""
+    items_json = [item.model_dump(mode="json") for item in items]
+    session.execute(_RECORD_HELD, {"held_booking": booking_id, "items": items_json, "held_until": expires_at})
+
+
+def _record_held_statement() -> Update:
+    # Built once, with the items as one JSON array parameter: a statement listing them as rows would be a new one
+    # for each number of items, and SQLAlchemy compiles such a statement again on every call.
+    item = (
+        func.jsonb_array_elements(bindparam("items", type_=JSONB))
+        .table_valued("value", with_ordinality="number")
+        .render_derived()
+    )
     remembered = (
         insert(hold_items)
-        .values(
-            [
-                {"booking_id": booking_id, "position": n, "item": item.model_dump(mode="json")}
-                for n, item in enumerate(items)
-            ]
+        .from_select(
+            ["booking_id", "position", "item"],
+            select(bindparam("held_booking", type_=Uuid), cast(item.c.number - 1, SmallInteger), item.c.value),
         )
         .cte("remembered")
     )
-    session.execute(
-        update(holds).add_cte(remembered).where(holds.c.booking_id == booking_id).values(expires_at=expires_at)
+    return (
+        update(holds)
+        .add_cte(remembered)
+        .where(holds.c.booking_id == bindparam("held_booking", type_=Uuid))
+        .values(expires_at=bindparam("held_until"))
     )
+
+
+_RECORD_HELD = _record_held_statement()
 
 
 def record_outcome(session: Session, booking_id: uuid.UUID, status: HoldStatus, **values: Any) -> None:

@@ -91,22 +91,20 @@ def post(session: Session, posting: Posting, reference: Reference) -> uuid.UUID:
 def ensure_accounts(session: Session, *named: Account) -> None:
     """Create the accounts that do not exist yet: a wallet starts at zero on first use."""
     session.execute(
-        upsert(accounts)
-        .values(
-            [
-                {
-                    "id": account.id,
-                    "kind": account.kind.value,
-                    "customer_id": account.customer_id,
-                    "currency": account.currency,
-                    "balance": 0 if account.is_wallet else None,
-                }
-                for account in named
-            ]
-        )
         # Every unique index arbitrates, not only the key's: two first uses of one account racing each other
         # meet on (id, currency) too, and only an arbiter index turns that meeting into "already there".
-        .on_conflict_do_nothing()
+        upsert(accounts).on_conflict_do_nothing(),
+        # A list of rows, not .values([...]), which SQLAlchemy would compile again on every call.
+        [
+            {
+                "id": account.id,
+                "kind": account.kind.value,
+                "customer_id": account.customer_id,
+                "currency": account.currency,
+                "balance": 0 if account.is_wallet else None,
+            }
+            for account in named
+        ],
     )
 
 

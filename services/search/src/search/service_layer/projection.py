@@ -10,10 +10,11 @@ hotel, a trip before its operator. Queries list only what is complete, approved 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from prometheus_client import Histogram
-from sqlalchemy import Table, delete
+from sqlalchemy import Executable, Table, delete
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -134,16 +135,21 @@ def upsert_newer(
     returns how many were written."""
     if not rows:
         return 0
-    statement = insert(table).values(list(rows))
-    keys = [column.name for column in table.primary_key.columns]
-    written = session.execute(
-        statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={name: statement.excluded[name] for name in rows[0] if name not in keys},
-            where=None if version is None else table.c[version] < statement.excluded[version],
-        ).returning(*table.primary_key.columns)
-    ).all()
+    written = session.execute(_upsert_newer(table, tuple(rows[0]), version), list(rows)).all()
     return len(written)
+
+
+@cache
+def _upsert_newer(table: Table, columns: tuple[str, ...], version: str | None) -> Executable:
+    # Built once per table and columns, and given the rows as a list: SQLAlchemy then compiles it once, and still
+    # sends the rows in one INSERT. A statement with the rows in it (.values([...])) is compiled on every call.
+    statement = insert(table)
+    keys = [column.name for column in table.primary_key.columns]
+    return statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: statement.excluded[name] for name in columns if name not in keys},
+        where=None if version is None else table.c[version] < statement.excluded[version],
+    ).returning(*table.primary_key.columns)
 
 
 def _supplier(session: Session, table: Table, supplier_id: Any, name: str, status: str, version: int) -> None:
