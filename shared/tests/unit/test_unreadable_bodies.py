@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Blueprint, Flask, request
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from tripline.auth.access import requires_role
@@ -109,13 +110,21 @@ def service_app(tmp_path: Path) -> Flask:
 
 
 def stream(app: Flask, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-    environ = EnvironBuilder(method="POST", path=path, content_type="application/json").get_environ()
+    status, document, _ = streamed(app, path, body)
+    return status, document
+
+
+def streamed(
+    app: Flask, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any], Headers]:
+    builder = EnvironBuilder(method="POST", path=path, content_type="application/json", headers=headers)
+    environ = builder.get_environ()
     environ.pop("CONTENT_LENGTH", None)  # what makes it streamed
     environ["HTTP_TRANSFER_ENCODING"] = "chunked"
     environ["wsgi.input"] = ChunkedBody(body)
     environ["wsgi.input_terminated"] = True  # as gunicorn says of the chunked bodies it reads
-    answer, status, _ = run_wsgi_app(app, environ)
-    return int(status.split()[0]), json.loads(b"".join(answer))
+    answer, status, answered_headers = run_wsgi_app(app, environ)
+    return int(status.split()[0]), json.loads(b"".join(answer)), answered_headers
 
 
 def test_a_streamed_body_past_the_limit_is_too_large_not_cut_short(service_app: Flask) -> None:
@@ -141,9 +150,12 @@ def test_a_streamed_body_at_the_limit_is_read_whole(service_app: Flask) -> None:
 def test_a_streamed_body_past_the_limit_is_too_large_before_the_caller_is_asked_for(service_app: Flask) -> None:
     # The view would answer 401 without reading the body. Read first, the body's size decides, as it does at the
     # gateway, which can only refuse a streamed body while the service is still reading it.
-    status, problem = stream(service_app, "/guarded", b"x" * (MAX_BODY_BYTES + 1))
+    status, problem, headers = streamed(
+        service_app, "/guarded", b"x" * (MAX_BODY_BYTES + 1), headers={"X-Request-ID": "upload-1"}
+    )
 
     assert (status, problem["code"]) == (413, "payload_too_large")
+    assert (problem["request_id"], headers["X-Request-ID"]) == ("upload-1", "upload-1")
 
 
 def test_a_streamed_body_within_the_limit_still_needs_a_caller(service_app: Flask) -> None:

@@ -103,10 +103,11 @@ def create_service_app(
     app = Flask(name, static_folder=None)
     app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.before_request(read_streamed_body)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     install_problem_handlers(app)
     install_request_context(app, name)
+    # After the request's id is bound, so a body refused here is answered and logged under it.
+    app.before_request(read_streamed_body)
     install_auth(app, TokenVerifier(auth or AuthSettings()))
     engine = make_engine(
         settings.database_url.get_secret_value(),
