@@ -16,6 +16,7 @@ from devstack import SERVICES
 from devstack.config import StackPaths
 from devstack.nats import EmbeddedNats
 from devstack.postgres import EmbeddedPostgres
+from devstack.pytest_plugin import server_directory
 from devstack.readiness import free_port
 from devstack.supervisor import stack_processes
 
@@ -24,12 +25,13 @@ STACK_VARIABLES = ("NATS_URL", "SEED", "GATEWAY_PORT", *(f"{s.upper()}_DATABASE_
 
 
 @pytest.fixture(scope="session")
-def embedded_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+def embedded_postgres() -> Iterator[EmbeddedPostgres]:
     """One PostgreSQL for the tests that only need a server."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "postgres")
-    server.start()
-    yield server
-    server.stop()
+    with server_directory("postgres") as directory:
+        server = EmbeddedPostgres(directory / "postgres")
+        server.start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -80,3 +80,18 @@ def test_servers_named_in_the_environment_are_used_and_left_running(
     with psycopg.connect(admin_url) as conn:
         conn.execute("SELECT 1")
     assert embedded_nats.server_pid() is not None
+
+
+def test_the_sessions_postgres_keeps_its_files_when_another_session_closes_pytests_root(
+    postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # What every pytest session does to its root when it starts: another developer's, or a test's inner session.
+    root = tmp_path_factory.getbasetemp().parent
+    mode = root.stat().st_mode
+    root.chmod(mode & ~0o077)
+    try:
+        with psycopg.connect(postgres_admin_url, autocommit=True, connect_timeout=5) as connection:
+            connection.execute("CHECKPOINT")  # opens the cluster's control file anew
+            assert connection.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        root.chmod(mode)
