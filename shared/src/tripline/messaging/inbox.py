@@ -38,6 +38,8 @@ class InboxRunner(Generic[U]):
         self.consumer = consumer
         self._inbox = inbox
         self._unit_of_work = unit_of_work
+        # Built once: each delivery gives it its rows, so nothing about it is worked out again per message.
+        self._record = insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id)
 
     def handle(self, envelope: Envelope, payload: Contract, handler: Handler[U]) -> Outcome:
         """Record the message and apply its effect; a message seen before changes nothing."""
@@ -79,7 +81,7 @@ class InboxRunner(Generic[U]):
         A concurrent delivery of the same message waits on its row's lock, then finds it: no double effect.
         """
         inserted = session.execute(
-            insert(self._inbox).on_conflict_do_nothing().returning(self._inbox.c.message_id),
+            self._record,
             # In id order, so two replicas inserting overlapping batches take the rows' locks in the same order.
             # A list of rows, not .values([...]): SQLAlchemy caches this statement once compiled, and still sends
             # the rows in one INSERT, in the order given.

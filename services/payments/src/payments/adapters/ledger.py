@@ -88,12 +88,15 @@ def post(session: Session, posting: Posting, reference: Reference) -> uuid.UUID:
     return transaction_id
 
 
+# Every unique index arbitrates, not only the key's: two first uses of one account racing each other meet on
+# (id, currency) too, and only an arbiter index turns that meeting into "already there".
+_NEW_ACCOUNTS = upsert(accounts).on_conflict_do_nothing()
+
+
 def ensure_accounts(session: Session, *named: Account) -> None:
     """Create the accounts that do not exist yet: a wallet starts at zero on first use."""
     session.execute(
-        # Every unique index arbitrates, not only the key's: two first uses of one account racing each other
-        # meet on (id, currency) too, and only an arbiter index turns that meeting into "already there".
-        upsert(accounts).on_conflict_do_nothing(),
+        _NEW_ACCOUNTS,
         # A list of rows, not .values([...]), which SQLAlchemy would compile again on every call.
         [
             {
